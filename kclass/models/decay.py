@@ -1,0 +1,46 @@
+"""Which variables PaddleClas exempts from L2 weight decay, per model family.
+
+PaddleClas sets `regularizer=L2Decay(0.0)` on MobileNetV3's BatchNorm scale and offset; ResNet_vd
+decays every parameter, BN and biases included. A model built by `kclass.models.build` says which
+rule applies in its `no_decay_policy` attribute ("batch_norm" or absent); models restored from a
+Keras config lose attributes, so a model named `MobileNetV3*` gets the MV3 rule too. Nested models
+(e.g. a distiller's teacher and student) are each judged by their own policy.
+"""
+
+import keras
+
+
+def _policy(model):
+    policy = getattr(model, "no_decay_policy", None)
+    if policy is None and model.name.startswith("MobileNetV3"):
+        policy = "batch_norm"
+    return policy
+
+
+def no_decay_variables(model: keras.Model) -> list:
+    """Trainable variables of `model` that the optimizer must not decay (possibly empty).
+
+    The engine applies L2/weight decay to `model.trainable_variables` minus this list.
+    """
+    found = []
+    seen = set()
+
+    def visit(m):
+        exempt_bn = _policy(m) == "batch_norm"
+        for layer in m.layers:
+            if isinstance(layer, keras.Model):
+                visit(layer)
+            elif exempt_bn and isinstance(layer, keras.layers.BatchNormalization):
+                for v in (layer.gamma, layer.beta):
+                    if v is not None and v.trainable and id(v) not in seen:
+                        seen.add(id(v))
+                        found.append(v)
+
+    visit(model)
+    return found
+
+
+def decayed_variables(model: keras.Model) -> list:
+    """`model.trainable_variables` minus `no_decay_variables(model)`, in model order."""
+    skip = {id(v) for v in no_decay_variables(model)}
+    return [v for v in model.trainable_variables if id(v) not in skip]
