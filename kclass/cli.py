@@ -1,0 +1,59 @@
+"""What every `python -m kclass.<verb>` shares: Gin flags, config parsing, one-line user errors."""
+
+import os
+import re
+import sys
+
+from absl import flags
+
+from kclass.errors import ConfigError, UserError
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_MACRO = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=")
+
+
+def define_gin_flags():
+    flags.DEFINE_multi_string("gin_file", [], "Recipe file(s); later files override earlier ones.")
+    flags.DEFINE_multi_string("gin_param", [], "Gin binding(s), e.g. 'EPOCHS=3' or 'OptimizerConfig.l2=0'.")
+    flags.DEFINE_string("model_dir", None, "Run directory; overrides the recipe's MODEL_DIR.")
+
+
+def parse_gin(gin_files, gin_params, model_dir=None):
+    """Parses recipes then bindings; a binding of an undefined macro (a typo) fails at once."""
+    import gin
+    import kclass.configurables  # noqa: F401  (registers the configurables)
+
+    if not gin_files:
+        raise ConfigError("give a recipe with --gin_file (e.g. gin/quick_start/demo.gin)")
+    gin.clear_config()
+    gin.add_config_file_search_path(REPO_ROOT)
+    for path in gin_files:
+        if not os.path.isfile(path) and not os.path.isfile(os.path.join(REPO_ROOT, path)):
+            raise ConfigError(f"{path}: recipe file not found")
+    try:
+        gin.parse_config_files_and_bindings(gin_files, None)
+        params = list(gin_params) + ([f"MODEL_DIR = {model_dir!r}"] if model_dir else [])
+        for param in params:
+            match = _MACRO.match(param)
+            if match:  # `NAME = value`: must override a macro the recipe defines
+                _check_macro(gin, match.group(1), gin_files)
+        gin.parse_config(params)
+    except (ValueError, SyntaxError, OSError) as e:
+        raise ConfigError(f"gin: {str(e).strip()}") from None
+
+
+def _check_macro(gin, name, gin_files):
+    try:
+        gin.query_parameter(f"%{name}")
+    except ValueError:
+        raise ConfigError(f"--gin_param {name}=...: {name} is not a macro of {', '.join(gin_files)} "
+                          "(misspelt? macros are UPPER_CASE like EPOCHS, LR, BATCH_SIZE)") from None
+
+
+def run_main(main):
+    """Runs `main()`; a UserError becomes one line on stderr and exit status 2."""
+    try:
+        return main()
+    except UserError as e:
+        print(f"kclass: error: {e}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,75 @@
+"""The demo data set: procedural shapes written as PNGs + PaddleClas list files, made on first use."""
+
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+CLASSES = ("circle", "square", "triangle", "cross", "ring", "stripes")
+
+
+def _shape_mask(kind, size, rng):
+    """Boolean [size, size] mask of one shape at a random place, scale and (for stripes) period."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    r = rng.uniform(0.22, 0.38) * size
+    cy, cx = rng.uniform(r, size - r, 2)
+    dy, dx = yy - cy, xx - cx
+    if kind == "circle":
+        return dy ** 2 + dx ** 2 <= r ** 2
+    if kind == "square":
+        return (np.abs(dy) <= r * 0.8) & (np.abs(dx) <= r * 0.8)
+    if kind == "triangle":
+        return (dy <= r * 0.7) & (dy >= -r) & (np.abs(dx) <= (dy + r) * 0.6)
+    if kind == "cross":
+        arm = r * 0.3
+        return ((np.abs(dy) <= arm) & (np.abs(dx) <= r)) | ((np.abs(dx) <= arm) & (np.abs(dy) <= r))
+    if kind == "ring":
+        d2 = dy ** 2 + dx ** 2
+        return (d2 <= r ** 2) & (d2 >= (0.55 * r) ** 2)
+    period = rng.uniform(4, 8)
+    return np.sin(2 * np.pi * (yy if rng.random() < 0.5 else xx) / period) > 0.3
+
+
+def _image(kind, size, rng):
+    background = rng.uniform(0, 255, 3)
+    foreground = (background + rng.uniform(80, 175, 3)) % 256
+    mask = _shape_mask(kind, size, rng)[..., None]
+    image = np.where(mask, foreground, background) + rng.normal(0, 12, (size, size, 3))
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def make_demo_dataset(root, train_per_class=160, val_per_class=40, image_size=32, seed=0):
+    """Writes `root/{train,val}/<class>/*.png`, `train_list.txt`, `val_list.txt`, `label_list.txt`.
+
+    Does nothing when `root/val_list.txt` exists; writes into a temp folder then renames it, so an
+    interrupted first run never leaves half a data set behind. Returns `root`.
+    """
+    if os.path.isfile(os.path.join(root, "val_list.txt")):
+        return root
+    parent = os.path.dirname(os.path.abspath(root))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".demo-", dir=parent)
+    rng = np.random.default_rng(seed)
+    try:
+        for split, count in (("train", train_per_class), ("val", val_per_class)):
+            lines = []
+            for label, kind in enumerate(CLASSES):
+                os.makedirs(os.path.join(tmp, split, kind))
+                for i in range(count):
+                    rel = f"{split}/{kind}/{i:04d}.png"
+                    tf.io.write_file(os.path.join(tmp, rel), tf.io.encode_png(_image(kind, image_size, rng)))
+                    lines.append(f"{rel} {label}\n")
+            rng.shuffle(lines)
+            with open(os.path.join(tmp, f"{split}_list.txt"), "w") as f:
+                f.writelines(lines)
+        with open(os.path.join(tmp, "label_list.txt"), "w") as f:
+            f.writelines(f"{i} {name}\n" for i, name in enumerate(CLASSES))
+        if os.path.isdir(root):
+            shutil.rmtree(root)  # an older incomplete copy: no val_list.txt
+        os.replace(tmp, root)
+    finally:
+        if os.path.isdir(tmp):
+            shutil.rmtree(tmp)
+    return root

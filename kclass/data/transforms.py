@@ -1,0 +1,94 @@
+"""PaddleClas's per-image transforms as pure TF ops (graph-safe, stateless seeds).
+
+Images are uint8 [H, W, 3] until `normalize`, as in PaddleClas (cv2 returns uint8 after resizing).
+`eval_image` is THE eval preprocessing: the eval pipeline and the exported SavedModel both call it.
+"""
+
+import math
+
+import tensorflow as tf
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def decode(encoded):
+    """Encoded JPEG/PNG/BMP/GIF bytes -> uint8 [H, W, 3]; grayscale/RGBA/16-bit converted to RGB8."""
+    image = tf.io.decode_image(encoded, channels=3, dtype=tf.uint8, expand_animations=False)
+    image.set_shape([None, None, 3])
+    return image
+
+
+def _resize_uint8(image, height, width):
+    resized = tf.image.resize(image, tf.stack([height, width]), method="bilinear")
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
+
+
+def rand_crop(image, size, seed, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0)):
+    """PaddleClas RandCropImage: area ~ U(scale) x image area, aspect ~ U(ratio) (linear, not log).
+
+    The scale range is clipped by `bound` so the box always fits, as PaddleClas does (no retries).
+    image uint8 [H, W, 3] -> uint8 [size, size, 3]; `seed` int [2].
+    """
+    s = tf.random.experimental.stateless_split(seed, 4)
+    shape = tf.shape(image)
+    img_h, img_w = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
+    aspect = tf.sqrt(tf.random.stateless_uniform([], s[0], ratio[0], ratio[1]))
+    w_ratio, h_ratio = aspect, 1.0 / aspect
+    bound = tf.minimum((img_w / img_h) / (w_ratio ** 2), (img_h / img_w) / (h_ratio ** 2))
+    scale_max = tf.minimum(float(scale[1]), bound)
+    scale_min = tf.minimum(float(scale[0]), bound)
+    area = img_w * img_h * tf.random.stateless_uniform([], s[1], 0.0, 1.0) * (scale_max - scale_min) \
+        + img_w * img_h * scale_min
+    side = tf.sqrt(area)
+    w = tf.clip_by_value(tf.cast(side * w_ratio, tf.int32), 1, shape[1])
+    h = tf.clip_by_value(tf.cast(side * h_ratio, tf.int32), 1, shape[0])
+    x = tf.random.stateless_uniform([], s[2], 0, shape[1] - w + 1, dtype=tf.int32)
+    y = tf.random.stateless_uniform([], s[3], 0, shape[0] - h + 1, dtype=tf.int32)
+    crop = image[y:y + h, x:x + w]
+    return _resize_uint8(crop, size, size)
+
+
+def rand_flip(image, seed):
+    """PaddleClas RandFlipImage(flip_code=1): horizontal flip with probability 0.5."""
+    flip = tf.random.stateless_uniform([], seed) < 0.5
+    return tf.cond(flip, lambda: tf.image.flip_left_right(image), lambda: image)
+
+
+def resize_short(image, short):
+    """PaddleClas ResizeImage(resize_short): scale so the short side is `short`, sides rounded."""
+    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    percent = float(short) / tf.reduce_min(shape)
+    height = tf.cast(tf.round(shape[0] * percent), tf.int32)
+    width = tf.cast(tf.round(shape[1] * percent), tf.int32)
+    return _resize_uint8(image, height, width)
+
+
+def center_crop(image, size):
+    """PaddleClas CropImage: centre crop with offset (side - size) // 2 (zero pads a smaller image)."""
+    return tf.image.resize_with_crop_or_pad(image, size, size)
+
+
+def normalize(images, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+    """PaddleClas NormalizeImage(scale 1/255): uint8 [..., 3] -> float32 (x / 255 - mean) / std."""
+    x = tf.cast(images, tf.float32) / 255.0
+    return (x - tf.constant(mean, tf.float32)) / tf.constant(std, tf.float32)
+
+
+def default_resize_short(image_size):
+    """PaddleClas's eval resize for a crop: 36 for 32, 256 for 224 (crop / 0.875)."""
+    return int(math.floor(image_size * 8 / 7))
+
+
+def eval_image(encoded, image_size, resize=None, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+    """Eval preprocessing: bytes -> float32 [image_size, image_size, 3]. Used by eval AND export."""
+    image = decode(encoded)
+    image = resize_short(image, resize or default_resize_short(image_size))
+    return normalize(center_crop(image, image_size), mean, std)
+
+
+def train_image(encoded, image_size, seed, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0), flip=True):
+    """Train preprocessing before normalisation: bytes -> uint8 [image_size, image_size, 3]."""
+    s = tf.random.experimental.stateless_split(seed, 2)
+    image = rand_crop(decode(encoded), image_size, s[0], scale, ratio)
+    return rand_flip(image, s[1]) if flip else image

@@ -1,0 +1,254 @@
+"""The training loop: a compiled multi-step `strategy.run` loop that works under every strategy.
+
+Keras 3 `fit` fails under MultiWorkerMirroredStrategy (keras-team/keras#20585), so the loop is ours:
+per-example losses are summed and divided by the GLOBAL batch on each replica, and the optimizer
+all-reduces (sums) gradients, so N replicas compute exactly the 1-device gradient.
+"""
+
+import dataclasses
+import math
+import os
+import time
+from typing import Callable, Dict, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from kclass.engine import checkpoints
+from kclass.engine.progress import Progress
+from kclass.engine.strategy import is_chief, task_id
+from kclass.errors import UserError
+
+SUM = tf.distribute.ReduceOp.SUM
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN/Inf; the last good checkpoint is kept."""
+
+
+@dataclasses.dataclass
+class LoopConfig:
+    """How the loop runs: lengths in steps of the global batch."""
+    epochs: int
+    steps_per_epoch: int
+    global_batch: int
+    steps_per_loop: int = 10  # steps compiled into one tf.function call (fewer Python round trips)
+    checkpoint_every_steps: Optional[int] = None  # besides every epoch end
+    keep_checkpoints: int = 3
+    best_metric: str = "top1"
+    eval_every_epochs: int = 1
+    verbose: bool = True
+
+    @property
+    def total_steps(self):
+        return self.epochs * self.steps_per_epoch
+
+
+def _sums_to_metrics(sums: Dict[str, float], prefix_count="count") -> Dict[str, float]:
+    count = max(sums.pop(prefix_count), 1.0)
+    return {k: v / count for k, v in sums.items()}
+
+
+class Evaluator:
+    """Weighted metric sums over a padded eval set (weights 0 mark padding), reduced over replicas."""
+
+    def __init__(self, model, loss_fn: Callable, metric_fn: Callable, strategy):
+        self.model = model
+        self.loss_fn = loss_fn
+        self.metric_fn = metric_fn
+        self.strategy = strategy
+
+        @tf.function(reduce_retracing=True)
+        def eval_step(batch):
+            sums = strategy.run(self._replica_step, args=batch)
+            return {k: strategy.reduce(SUM, v, axis=None) for k, v in sums.items()}
+        self._step = eval_step
+
+    def _replica_step(self, images, labels, weights):
+        outputs = self.model(images, training=False)
+        sums = self.metric_fn(labels, outputs, weights)
+        sums["count"] = tf.reduce_sum(weights)
+        sums["loss"] = tf.reduce_sum(self.loss_fn(labels, outputs) * weights)
+        return sums
+
+    def __call__(self, eval_dataset_fn: Callable) -> Dict[str, float]:
+        """`eval_dataset_fn(input_context)` yields (images, labels, weights); returns mean metrics."""
+        dataset = self.strategy.distribute_datasets_from_function(eval_dataset_fn)
+        totals = None
+        for batch in dataset:
+            sums = {k: v.numpy().astype(np.float64) for k, v in self._step(batch).items()}
+            totals = sums if totals is None else {k: totals[k] + sums[k] for k in totals}
+        images = int(totals["count"])
+        result = _sums_to_metrics(dict(totals))
+        result["images"] = images
+        return result
+
+
+class Trainer:
+    """Trains `model` with `loss_fn(labels, outputs) -> [N]` and reports `metric_fn` sums.
+
+    `metric_fn(labels, outputs, weights) -> dict of summed tensors`; metrics are sums / count, so
+    they reduce exactly over replicas and workers. Build model and optimizer inside `strategy.scope()`.
+    `saved_model` is what best_model holds (the student of a distiller; the model itself otherwise).
+    """
+
+    def __init__(self, model, optimizer, loss_fn: Callable, metric_fn: Callable, strategy, run_dir: str,
+                 loop: LoopConfig, train_metric_fn: Optional[Callable] = None, saved_model=None):
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_fn = loss_fn
+        self.metric_fn = metric_fn
+        self.train_metric_fn = train_metric_fn
+        self.strategy = strategy
+        self.run_dir = run_dir
+        self.loop = loop
+        self.saved_model = saved_model or model
+        self.chief = is_chief(strategy)
+        with strategy.scope():
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.best = tf.Variable(-np.inf, dtype=tf.float64, trainable=False, name="best")
+            optimizer.build(model.trainable_variables)
+        self.store = checkpoints.CheckpointStore(
+            os.path.join(run_dir, "checkpoints"),
+            dict(model=model, optimizer=optimizer, step=self.step, best=self.best),
+            max_to_keep=loop.keep_checkpoints, chief=self.chief, worker_id=task_id(strategy))
+        self._train_fn = None
+        self._evaluator = None
+
+    # ---- compiled steps -------------------------------------------------------------------------
+    def _replica_train_step(self, images, labels):
+        replicas = self.strategy.num_replicas_in_sync
+        with tf.GradientTape() as tape:
+            outputs = self.model(images, training=True)
+            per_example = self.loss_fn(labels, outputs)
+            loss = tf.reduce_sum(per_example) / self.loop.global_batch
+            if self.model.losses:
+                loss += tf.add_n(self.model.losses) / replicas
+            scaled = self.optimizer.scale_loss(loss) if hasattr(self.optimizer, "scale_loss") else loss
+        grads = tape.gradient(scaled, self.model.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
+        sums = {"loss": tf.reduce_sum(per_example),
+                "count": tf.cast(tf.shape(per_example)[0], tf.float32)}
+        if self.train_metric_fn is not None:
+            sums.update(self.train_metric_fn(labels, outputs, tf.ones_like(per_example)))
+        return sums
+
+    def _build_train_fn(self):
+        def run_step(iterator):
+            images, labels = next(iterator)
+            sums = self.strategy.run(self._replica_train_step, args=(images, labels))
+            return {k: self.strategy.reduce(SUM, v, axis=None) for k, v in sums.items()}
+
+        @tf.function(reduce_retracing=True)
+        def train_loop(iterator, steps):
+            # The first step runs outside the loop so AutoGraph knows the structure it carries.
+            sums = run_step(iterator)
+            for _ in tf.range(steps - 1):
+                more = run_step(iterator)
+                sums = {k: sums[k] + more[k] for k in sums}
+            return sums
+
+        return train_loop
+
+    # ---- public API -----------------------------------------------------------------------------
+    def evaluate(self, eval_dataset_fn: Callable) -> Dict[str, float]:
+        """Metrics over the whole eval set; `eval_dataset_fn(input_context)` as in distribute."""
+        if self._evaluator is None:
+            self._evaluator = Evaluator(self.model, self.loss_fn, self.metric_fn, self.strategy)
+        return self._evaluator(eval_dataset_fn)
+
+    def restore(self) -> int:
+        """Resumes from the newest checkpoint of the run directory; returns the step reached."""
+        path = self.store.restore_latest()
+        if path:
+            self._log(f"resumed from {path} at step {int(self.step.numpy())}")
+        return int(self.step.numpy())
+
+    def fit(self, train_dataset_fn: Callable, eval_dataset_fn: Optional[Callable] = None):
+        """Trains to `loop.epochs`, resuming where the run directory stopped.
+
+        `train_dataset_fn(start_step, input_context)` returns the per-replica stream from `start_step`.
+        Returns the last eval metrics (or {} when there is no eval set).
+        """
+        loop = self.loop
+        start = self.restore()
+        if self._train_fn is None:
+            self._train_fn = self._build_train_fn()
+        writers = self._writers()
+        progress = Progress(loop.total_steps, loop.steps_per_epoch, loop.epochs, loop.global_batch,
+                            enabled=loop.verbose and self.chief)
+        if start >= loop.total_steps:
+            self._log(f"nothing to do: run already at step {start} of {loop.total_steps}")
+            return {}
+        dataset = self.strategy.distribute_datasets_from_function(
+            lambda ctx: train_dataset_fn(start, ctx))
+        iterator = iter(dataset)
+        step, last_eval = start, {}
+        while step < loop.total_steps:
+            steps = self._steps_until_boundary(step)
+            began = time.perf_counter()
+            sums = {k: float(v.numpy()) for k, v in self._train_fn(iterator, tf.constant(steps, tf.int64)).items()}
+            seconds = time.perf_counter() - began
+            values = _sums_to_metrics(sums)
+            if not math.isfinite(values["loss"]):
+                raise TrainingDiverged(
+                    f"loss is {values['loss']} at step {step + steps}; stopped, the last good checkpoint "
+                    f"{self.store.latest} is kept. Lower LR or check the data.")
+            step += steps
+            self.step.assign(step)
+            values["lr"] = float(self.optimizer.learning_rate.numpy()) if hasattr(
+                self.optimizer.learning_rate, "numpy") else float(self.optimizer.learning_rate)
+            rate = progress.update(step, seconds, steps, values)
+            self._scalars(writers, "train", step, dict(values, images_per_s=rate))
+            epoch_end = step % loop.steps_per_epoch == 0
+            epoch = step // loop.steps_per_epoch
+            if epoch_end and eval_dataset_fn is not None and (
+                    epoch % loop.eval_every_epochs == 0 or step == loop.total_steps):
+                last_eval = self.evaluate(eval_dataset_fn)
+                self._scalars(writers, "eval", step, last_eval)
+                progress.message(f"eval epoch {epoch}: " + " ".join(f"{k} {v:.4g}" for k, v in last_eval.items()))
+                self._maybe_save_best(last_eval, epoch, step)
+            if epoch_end or (loop.checkpoint_every_steps and step % loop.checkpoint_every_steps == 0):
+                self.store.save(step)
+        if writers:
+            for w in writers.values():
+                w.flush()
+        return last_eval
+
+    # ---- helpers --------------------------------------------------------------------------------
+    def _steps_until_boundary(self, step):
+        loop = self.loop
+        limit = loop.steps_per_epoch - step % loop.steps_per_epoch
+        if loop.checkpoint_every_steps:
+            limit = min(limit, loop.checkpoint_every_steps - step % loop.checkpoint_every_steps)
+        return max(1, min(loop.steps_per_loop, limit))
+
+    def _maybe_save_best(self, metrics, epoch, step):
+        name = self.loop.best_metric
+        if name not in metrics:
+            raise UserError(f"best_metric {name!r} is not an eval metric; have {', '.join(metrics)}")
+        value = float(metrics[name])
+        if value > float(self.best.numpy()):
+            self.best.assign(value)
+            if self.chief:
+                checkpoints.save_best(self.saved_model, os.path.join(self.run_dir, "best_model"),
+                                      dict(metric=name, value=value, epoch=epoch, step=step,
+                                           metrics={k: float(v) for k, v in metrics.items()}))
+
+    def _writers(self):
+        if not self.chief:
+            return {}
+        return {split: tf.summary.create_file_writer(os.path.join(self.run_dir, "logs", split))
+                for split in ("train", "eval")}
+
+    @staticmethod
+    def _scalars(writers, split, step, values):
+        if not writers:
+            return
+        with writers[split].as_default(step=step):
+            for name, value in values.items():
+                tf.summary.scalar(name, value)
+
+    def _log(self, text):
+        if self.loop.verbose and self.chief:
+            print(text, flush=True)

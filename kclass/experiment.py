@@ -1,0 +1,123 @@
+"""A recipe (plain dataclasses) wired into data, model, optimizer and the engine.
+
+This is what the CLIs run after Gin has filled an `Experiment`; it can be used without Gin.
+"""
+
+import dataclasses
+import os
+from typing import Any, Callable, Dict, Optional
+
+import tensorflow as tf
+
+from kclass import losses, metrics, models, optim
+from kclass.data import lists, pipeline
+from kclass.data.pipeline import DataConfig
+from kclass.engine.trainer import Evaluator, LoopConfig, Trainer
+from kclass.errors import ConfigError
+
+
+@dataclasses.dataclass
+class Experiment:
+    """One training recipe. `batch_size` is GLOBAL (PaddleClas semantics); `optimizer.lr` is for it."""
+    model: str = "ResNet50_vd"
+    num_classes: int = 1000
+    image_size: int = 224
+    train_data: Optional[DataConfig] = None
+    val_data: Optional[DataConfig] = None
+    batch_size: int = 256
+    eval_batch_size: Optional[int] = None
+    epochs: int = 1
+    seed: int = 12345
+    model_dir: str = "output/run"
+    optimizer: optim.OptimizerConfig = dataclasses.field(default_factory=optim.OptimizerConfig)
+    pretrained: Optional[str] = None
+    model_kwargs: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    sync_bn: bool = False
+    label_smoothing: float = 0.0
+    topk: int = 5
+    best_metric: str = "top1"
+    prepare: Optional[Callable[[], Any]] = None  # run once before reading data (e.g. make the demo set)
+    steps_per_loop: int = 10
+    checkpoint_every_steps: Optional[int] = None
+    keep_checkpoints: int = 3
+    verbose: bool = True
+
+
+def build_model(exp: Experiment, load_pretrained: bool = True):
+    """The recipe's Keras model, with `exp.pretrained` loaded when set (call inside strategy.scope())."""
+    model = models.build(exp.model, num_classes=exp.num_classes,
+                         input_shape=(exp.image_size, exp.image_size, 3), sync_bn=exp.sync_bn,
+                         **exp.model_kwargs)
+    if load_pretrained and exp.pretrained:
+        load_weights(model, exp.pretrained)
+    return model
+
+
+def load_weights(model, path):
+    from kclass import weights  # imported late: TF-free CLIs stay fast to start
+    weights.load_weights(model, path)
+
+
+def _eval_batch(exp):
+    return exp.eval_batch_size or exp.batch_size
+
+
+def read_split(exp: Experiment, cfg: DataConfig) -> lists.Samples:
+    if cfg is None or not cfg.source:
+        raise ConfigError("the recipe has no data source (set TRAIN_LIST / VAL_LIST)")
+    return lists.read_samples(cfg.source, cfg.data_root, exp.num_classes, cfg.multilabel)
+
+
+def loss_fn(exp: Experiment) -> Callable:
+    return lambda labels, logits: losses.softmax_cross_entropy(labels, logits, exp.label_smoothing)
+
+
+def metric_fn(exp: Experiment) -> Callable:
+    return metrics.topk_sums((1, exp.topk) if exp.topk > 1 else (1,))
+
+
+def eval_dataset_fn(exp: Experiment, samples: lists.Samples) -> Callable:
+    return lambda ctx: pipeline.eval_dataset(exp.val_data, samples, exp.image_size, _eval_batch(exp), ctx)
+
+
+def make_trainer(exp: Experiment, strategy, steps_per_epoch: int, model=None) -> Trainer:
+    """Model, schedule and optimizer under `strategy.scope()`, in a Trainer for `exp.model_dir`."""
+    with strategy.scope():
+        model = model or build_model(exp)
+        schedule = optim.build_schedule(exp.optimizer, exp.batch_size, steps_per_epoch, exp.epochs)
+        optimizer = optim.build_optimizer(exp.optimizer, schedule,
+                                          l2_exclude=getattr(model, "l2_exclude", None))
+    loop = LoopConfig(epochs=exp.epochs, steps_per_epoch=steps_per_epoch, global_batch=exp.batch_size,
+                      steps_per_loop=exp.steps_per_loop, checkpoint_every_steps=exp.checkpoint_every_steps,
+                      keep_checkpoints=exp.keep_checkpoints, best_metric=exp.best_metric, verbose=exp.verbose)
+    no_train_topk = exp.train_data is not None and exp.train_data.mix_op is not None
+    return Trainer(model, optimizer, loss_fn(exp), metric_fn(exp), strategy, exp.model_dir, loop,
+                   train_metric_fn=None if no_train_topk else metric_fn(exp))
+
+
+def train(exp: Experiment, strategy=None) -> Dict[str, float]:
+    """Runs (or resumes) the recipe to its last epoch; returns the final eval metrics."""
+    strategy = strategy or tf.distribute.get_strategy()
+    if exp.prepare is not None:
+        exp.prepare()
+    train_samples = read_split(exp, exp.train_data)
+    val_samples = read_split(exp, exp.val_data) if exp.val_data is not None else None
+    spe = pipeline.steps_per_epoch(len(train_samples), exp.batch_size)
+    trainer = make_trainer(exp, strategy, spe)
+    os.makedirs(exp.model_dir, exist_ok=True)
+    train_fn = lambda start, ctx: pipeline.train_dataset(  # noqa: E731
+        exp.train_data, train_samples, exp.image_size, exp.batch_size, exp.num_classes, exp.seed, start, ctx)
+    return trainer.fit(train_fn, eval_dataset_fn(exp, val_samples) if val_samples else None)
+
+
+def evaluate(exp: Experiment, weights: Optional[str], strategy=None) -> Dict[str, float]:
+    """Metrics of `weights` (any format kclass loads) on the recipe's validation split."""
+    strategy = strategy or tf.distribute.get_strategy()
+    if exp.prepare is not None:
+        exp.prepare()
+    samples = read_split(exp, exp.val_data)
+    with strategy.scope():
+        model = build_model(exp, load_pretrained=False)
+        if weights:
+            load_weights(model, weights)
+    return Evaluator(model, loss_fn(exp), metric_fn(exp), strategy)(eval_dataset_fn(exp, samples))

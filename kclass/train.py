@@ -1,0 +1,47 @@
+"""python -m kclass.train --gin_file gin/quick_start/demo.gin [--gin_param 'EPOCHS=3'] [--model_dir D]
+
+Trains (or resumes) a recipe; the run directory holds checkpoints, best_model, logs and configs.
+"""
+
+import os
+
+from absl import app, flags
+
+from kclass import cli
+
+cli.define_gin_flags()
+flags.DEFINE_enum("strategy", "auto", ["auto", "one_device", "mirrored", "multi_worker"],
+                  "tf.distribute strategy; auto: all GPUs, else one device; multi_worker with TF_CONFIG.")
+flags.DEFINE_string("gpus", None, "GPUs to use, e.g. 0,1,2,3 (Paddle's --gpus).")
+flags.DEFINE_integer("cpu_devices", None, "Split the CPU into N logical devices (tests, CPU users).")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    del argv
+
+    def run():
+        cli.parse_gin(FLAGS.gin_file, FLAGS.gin_param, FLAGS.model_dir)
+        import gin
+
+        from kclass import configurables, experiment
+        from kclass.engine.strategy import is_chief, make_strategy
+
+        strategy = make_strategy(FLAGS.strategy, FLAGS.cpu_devices, FLAGS.gpus)
+        exp = configurables.Experiment()
+        if is_chief(strategy):
+            os.makedirs(exp.model_dir, exist_ok=True)
+            from kclass.engine.checkpoints import atomic_write_text
+            atomic_write_text(os.path.join(exp.model_dir, "config.gin"), gin.config_str())
+        metrics = experiment.train(exp, strategy)
+        if is_chief(strategy):
+            atomic_write_text(os.path.join(exp.model_dir, "operative_config.gin"), gin.operative_config_str())
+            if metrics:
+                print("final: " + " ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                                           for k, v in metrics.items()), flush=True)
+
+    cli.run_main(run)
+
+
+if __name__ == "__main__":
+    app.run(main)
