@@ -42,8 +42,8 @@ def test_mask_matches_paddleclas_drawing(mode):
     assert len(set(angle.tolist())) > 5
     for i in range(n):
         ref = _paddleclas_mask(S, S, int(d[i]), int(st_h[i]), int(st_w[i]), float(angle[i]), 0.4, mode)
-        # Nearest-neighbour ties can flip a pixel where rotation lands exactly on a pixel border.
-        assert np.mean(ours[i] != ref) < 0.01, i
+        # float32 vs PIL's float64 can flip a nearest-neighbour tie on a pixel border.
+        assert np.sum(ours[i] != ref) <= 2, i
 
 
 def test_masked_fraction_is_plausible():
