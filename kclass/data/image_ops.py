@@ -161,11 +161,14 @@ def smooth(images):
     uint8 [N, H, W, 3] -> float32 [N, H, W, 3] (integer-valued).
     """
     x = tf.cast(images, tf.float32)
-    kernel = tf.constant([[1., 1., 1.], [1., 5., 1.], [1., 1., 1.]]) / 13.0
-    kernel = tf.tile(kernel[:, :, None, None], [1, 1, 3, 1])
-    inner = tf.floor(tf.nn.depthwise_conv2d(x, kernel, [1, 1, 1, 1], "VALID") + 0.5)
-    padded = tf.pad(inner, [[0, 0], [1, 1], [1, 1], [0, 0]])
     h, w = tf.shape(x)[1], tf.shape(x)[2]
+    # Nine shifted slices rather than depthwise_conv2d, which mis-shapes an empty batch.
+    total = 4.0 * x[:, 1:h - 1, 1:w - 1]
+    for dy in range(3):
+        for dx in range(3):
+            total += x[:, dy:h - 2 + dy, dx:w - 2 + dx]
+    inner = tf.floor(total / 13.0 + 0.5)
+    padded = tf.pad(inner, [[0, 0], [1, 1], [1, 1], [0, 0]])
     rows = tf.range(h)
     cols = tf.range(w)
     interior = ((rows > 0) & (rows < h - 1))[:, None] & ((cols > 0) & (cols < w - 1))[None, :]
@@ -214,9 +217,12 @@ def pil_affine_to_tf(matrices):
 
 def affine(images, matrices, interpolation="NEAREST", fill=FILL):
     """Per-image PIL-style affine transform, images [N, H, W, C] any real dtype, matrices [N, 6]."""
-    return tf.raw_ops.ImageProjectiveTransformV3(
+    images = tf.convert_to_tensor(images)
+    out = tf.raw_ops.ImageProjectiveTransformV3(
         images=images, transforms=pil_affine_to_tf(matrices), output_shape=tf.shape(images)[1:3],
         fill_value=tf.constant(fill, tf.float32), interpolation=interpolation, fill_mode="CONSTANT")
+    out.set_shape(images.shape)  # the raw op forgets H and W; the pipeline and models want them
+    return out
 
 
 def _identity_matrices(n):
@@ -282,16 +288,29 @@ def rotate(images, degrees):
 
 # ------------------------------------------------------------------------- one op per image, batched
 
-def apply_ops(images, op_ids, magnitudes, seed):
-    """Apply to each image its own op from OP_NAMES (or none), in one pass over the batch.
+def _on_subset(images, selected, fn):
+    """Run `fn(sub_images, index)` on the images where `selected` [N] is True and put them back.
+
+    Each op family touches only its share of the batch (about k/14 of it under RandAugment), so the
+    batch pays for every family once in total, not once per family.
+    """
+    index = tf.where(selected)[:, 0]
+    sub = fn(tf.gather(images, index), index)
+    out = tf.tensor_scatter_nd_update(images, index[:, None], sub)
+    out.set_shape(images.shape)
+    return out
+
+
+def apply_ops(images, op_ids, magnitudes, seed, signs=None):
+    """Apply to each image its own op from OP_NAMES (or none), batched.
 
     images uint8 [N, H, W, 3]; op_ids int32 [N] (index into OP_NAMES, -1 = identity); magnitudes
     float32 [N] in PaddleClas's units (shear factor, translate fraction of the side, rotate degrees,
-    enhance delta (factor 1 +- m), posterize bits, solarize threshold). `seed` int [2] draws the signs.
-    Returns uint8 [N, H, W, 3].
+    enhance delta (factor 1 +- m), posterize bits, solarize threshold). `seed` int [2] draws the signs
+    of the SIGNED ops, unless `signs` (float [N] of +-1) gives them. Returns uint8 [N, H, W, 3].
 
-    Each stage (tables, blend, geometry) is the identity for images whose op belongs to another
-    stage, so chaining the three stages applies exactly one op per image.
+    Four families (tables, blends, nearest geometry, bilinear shear), each run once on the images
+    whose op belongs to it; every image is touched by at most one family.
     """
     images = tf.convert_to_tensor(images)
     op_ids = tf.cast(op_ids, tf.int32)
@@ -299,44 +318,54 @@ def apply_ops(images, op_ids, magnitudes, seed):
     shape = tf.shape(images)
     n, height, width = shape[0], shape[1], shape[2]
     signed = tf.reduce_any(tf.equal(op_ids[:, None], tf.constant([OP_ID[s] for s in SIGNED])[None, :]), axis=1)
-    sign = tf.where(tf.random.stateless_uniform([n], seed) < 0.5, -1.0, 1.0)
+    if signs is None:
+        sign = tf.where(tf.random.stateless_uniform([n], seed) < 0.5, -1.0, 1.0)
+    else:
+        sign = tf.cast(signs, tf.float32)
     m = tf.where(signed, magnitudes * sign, magnitudes)
 
-    def is_op(name):
-        return tf.equal(op_ids, OP_ID[name])
+    def is_op(*names):
+        return tf.reduce_any(tf.equal(op_ids[:, None], tf.constant([OP_ID[k] for k in names])[None, :]), axis=1)
 
-    def pick(name, table, other):
-        return tf.where(is_op(name)[:, None, None], table, other)
+    def tables(x, index):
+        ops = tf.gather(op_ids, index)
+        mags = tf.gather(magnitudes, index)
+        k = tf.shape(x)[0]
+        pick = lambda name, table, other: tf.where(tf.equal(ops, OP_ID[name])[:, None, None], table, other)  # noqa: E731
+        lut = posterize_lut(tf.cast(mags, tf.int32))
+        lut = pick("solarize", solarize_lut(mags), lut)
+        lut = pick("invert", invert_lut(k), lut)
+        lut = pick("autocontrast", autocontrast_lut(x), lut)
+        lut = pick("equalize", equalize_lut(x), lut)
+        return apply_lut(x, lut)
 
-    # Tables: one gather for posterize, solarize, invert, autocontrast, equalize.
-    lut = identity_lut(n)
-    lut = pick("posterize", posterize_lut(tf.cast(magnitudes, tf.int32)), lut)
-    lut = pick("solarize", solarize_lut(magnitudes), lut)
-    lut = pick("invert", invert_lut(n), lut)
-    lut = pick("autocontrast", autocontrast_lut(images), lut)
-    lut = pick("equalize", equalize_lut(images), lut)
-    x = apply_lut(images, lut)
+    def blends(x, index):
+        ops = tf.gather(op_ids, index)
+        xf = tf.cast(x, tf.float32)
+        sel = lambda name: tf.reshape(tf.equal(ops, OP_ID[name]), [-1, 1, 1, 1])  # noqa: E731
+        degenerate = tf.where(sel("color"), tf.cast(grayscale(x), tf.float32), tf.zeros_like(xf))
+        degenerate = tf.where(sel("contrast"), contrast_degenerate(x), degenerate)
+        degenerate = tf.where(sel("sharpness"), smooth(x), degenerate)
+        return blend(degenerate, x, 1.0 + tf.gather(m, index))
 
-    # Blends: color, contrast, brightness, sharpness; factor 1 with itself as degenerate elsewhere.
-    xf = tf.cast(x, tf.float32)
-    sel = lambda name: _col(tf.cast(is_op(name), tf.float32)) > 0.5  # noqa: E731
-    degenerate = tf.where(sel("color"), tf.cast(grayscale(x), tf.float32), xf)
-    degenerate = tf.where(sel("contrast"), contrast_degenerate(x), degenerate)
-    degenerate = tf.where(sel("brightness"), tf.zeros_like(xf), degenerate)
-    degenerate = tf.where(sel("sharpness"), smooth(x), degenerate)
-    enhance = is_op("color") | is_op("contrast") | is_op("brightness") | is_op("sharpness")
-    factor = tf.where(enhance, 1.0 + m, 1.0)
-    xf = tf.floor(tf.clip_by_value(degenerate + _col(factor) * (xf - degenerate), 0.0, 255.0))
+    def nearest(x, index):
+        ops = tf.gather(op_ids, index)
+        mi = tf.gather(m, index)
+        zeros = tf.zeros_like(mi)
+        matrices = rotate_matrices(mi, height, width)
+        matrices = tf.where(tf.equal(ops, OP_ID["translateX"])[:, None],
+                            translate_matrices(mi * tf.cast(width, tf.float32), zeros), matrices)
+        matrices = tf.where(tf.equal(ops, OP_ID["translateY"])[:, None],
+                            translate_matrices(zeros, mi * tf.cast(height, tf.float32)), matrices)
+        return affine(x, matrices, "NEAREST")
 
-    # Geometry: nearest for translate/rotate (PIL's default), bilinear for shear (PIL: bicubic).
-    ident = _identity_matrices(n)
-    w_f, h_f = tf.cast(width, tf.float32), tf.cast(height, tf.float32)
-    zeros = tf.zeros_like(m)
-    nearest = tf.where(is_op("translateX")[:, None], translate_matrices(m * w_f, zeros), ident)
-    nearest = tf.where(is_op("translateY")[:, None], translate_matrices(zeros, m * h_f), nearest)
-    nearest = tf.where(is_op("rotate")[:, None], rotate_matrices(m, height, width), nearest)
-    xf = affine(xf, nearest, "NEAREST")
-    bilinear = tf.where(is_op("shearX")[:, None], shear_x_matrices(m), ident)
-    bilinear = tf.where(is_op("shearY")[:, None], shear_y_matrices(m), bilinear)
-    xf = affine(xf, bilinear, "BILINEAR")
-    return to_uint8(xf, round_half_up=True)
+    def shear(x, index):
+        ops = tf.gather(op_ids, index)
+        mi = tf.gather(m, index)
+        matrices = tf.where(tf.equal(ops, OP_ID["shearX"])[:, None], shear_x_matrices(mi), shear_y_matrices(mi))
+        return _float_geometric(x, matrices, "BILINEAR")
+
+    x = _on_subset(images, is_op("posterize", "solarize", "invert", "autocontrast", "equalize"), tables)
+    x = _on_subset(x, is_op("color", "contrast", "brightness", "sharpness"), blends)
+    x = _on_subset(x, is_op("translateX", "translateY", "rotate"), nearest)
+    return _on_subset(x, is_op("shearX", "shearY"), shear)
