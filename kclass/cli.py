@@ -31,13 +31,14 @@ def parse_gin(gin_files, gin_params, model_dir=None):
         if not os.path.isfile(path) and not os.path.isfile(os.path.join(REPO_ROOT, path)):
             raise ConfigError(f"{path}: recipe file not found")
     try:
-        gin.parse_config_files_and_bindings(gin_files, None)
+        gin.parse_config_files_and_bindings(gin_files, None, finalize_config=False)
         params = list(gin_params) + ([f"MODEL_DIR = {model_dir!r}"] if model_dir else [])
         for param in params:
             match = _MACRO.match(param)
             if match:  # `NAME = value`: must override a macro the recipe defines
                 _check_macro(gin, match.group(1), gin_files)
         gin.parse_config(params)
+        gin.finalize()
     except (ValueError, SyntaxError, OSError) as e:
         raise ConfigError(f"gin: {str(e).strip()}") from None
 

@@ -4,10 +4,13 @@ Top-1/top-5 of any weights kclass loads (best_model/, checkpoint, .weights.h5, .
 """
 
 import json
+import os
 
-from absl import app, flags
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ INFO/WARNING noise off the console
 
-from kclass import cli
+from absl import app, flags, logging  # noqa: E402
+
+from kclass import cli  # noqa: E402
 
 cli.define_gin_flags()
 flags.DEFINE_string("weights", None, "best_model/ dir, checkpoint, .weights.h5 or .pdparams.")
@@ -17,6 +20,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
+    logging.set_verbosity(logging.WARNING)
 
     def run():
         cli.parse_gin(FLAGS.gin_file, FLAGS.gin_param, FLAGS.model_dir)

@@ -7,6 +7,7 @@ import dataclasses
 import os
 from typing import Any, Callable, Dict, Optional
 
+import keras
 import tensorflow as tf
 
 from kclass import losses, metrics, models, optim
@@ -44,7 +45,12 @@ class Experiment:
 
 
 def build_model(exp: Experiment, load_pretrained: bool = True):
-    """The recipe's Keras model, with `exp.pretrained` loaded when set (call inside strategy.scope())."""
+    """The recipe's Keras model, with `exp.pretrained` loaded when set (call inside strategy.scope()).
+
+    Initial weights are drawn from `exp.seed` (PaddleClas seeds its framework RNG too), so every
+    worker, and every re-run, starts from the same weights.
+    """
+    keras.utils.set_random_seed(exp.seed)
     model = models.build(exp.model, num_classes=exp.num_classes,
                          input_shape=(exp.image_size, exp.image_size, 3), sync_bn=exp.sync_bn,
                          **exp.model_kwargs)

@@ -5,20 +5,24 @@ Trains (or resumes) a recipe; the run directory holds checkpoints, best_model, l
 
 import os
 
-from absl import app, flags
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ INFO/WARNING noise off the console
 
-from kclass import cli
+from absl import app, flags, logging  # noqa: E402
+
+from kclass import cli  # noqa: E402
 
 cli.define_gin_flags()
 flags.DEFINE_enum("strategy", "auto", ["auto", "one_device", "mirrored", "multi_worker"],
                   "tf.distribute strategy; auto: all GPUs, else one device; multi_worker with TF_CONFIG.")
 flags.DEFINE_string("gpus", None, "GPUs to use, e.g. 0,1,2,3 (Paddle's --gpus).")
 flags.DEFINE_integer("cpu_devices", None, "Split the CPU into N logical devices (tests, CPU users).")
+flags.DEFINE_bool("deterministic", False, "Bit-reproducible runs (TF op determinism); somewhat slower.")
 FLAGS = flags.FLAGS
 
 
 def main(argv):
     del argv
+    logging.set_verbosity(logging.WARNING)
 
     def run():
         cli.parse_gin(FLAGS.gin_file, FLAGS.gin_param, FLAGS.model_dir)
@@ -28,6 +32,9 @@ def main(argv):
         from kclass.engine.strategy import is_chief, make_strategy
 
         strategy = make_strategy(FLAGS.strategy, FLAGS.cpu_devices, FLAGS.gpus)
+        if FLAGS.deterministic:
+            import tensorflow as tf
+            tf.config.experimental.enable_op_determinism()
         exp = configurables.Experiment()
         if is_chief(strategy):
             os.makedirs(exp.model_dir, exist_ok=True)

@@ -13,7 +13,7 @@ CLASSES = ("circle", "square", "triangle", "cross", "ring", "stripes")
 def _shape_mask(kind, size, rng):
     """Boolean [size, size] mask of one shape at a random place, scale and (for stripes) period."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    r = rng.uniform(0.22, 0.38) * size
+    r = rng.uniform(0.28, 0.42) * size
     cy, cx = rng.uniform(r, size - r, 2)
     dy, dx = yy - cy, xx - cx
     if kind == "circle":
@@ -40,7 +40,7 @@ def _image(kind, size, rng):
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def make_demo_dataset(root, train_per_class=160, val_per_class=40, image_size=32, seed=0):
+def make_demo_dataset(root, train_per_class=250, val_per_class=50, image_size=32, seed=0):
     """Writes `root/{train,val}/<class>/*.png`, `train_list.txt`, `val_list.txt`, `label_list.txt`.
 
     Does nothing when `root/val_list.txt` exists; writes into a temp folder then renames it, so an

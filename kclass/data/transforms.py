@@ -24,29 +24,33 @@ def _resize_uint8(image, height, width):
     return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
 
 
-def rand_crop(image, size, seed, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0)):
-    """PaddleClas RandCropImage: area ~ U(scale) x image area, aspect ~ U(ratio) (linear, not log).
+def crop_box(height, width, seed, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0)):
+    """PaddleClas RandCropImage's box (y, x, h, w) int32 for an image of `height` x `width`.
 
-    The scale range is clipped by `bound` so the box always fits, as PaddleClas does (no retries).
-    image uint8 [H, W, 3] -> uint8 [size, size, 3]; `seed` int [2].
+    Area ~ U(scale) x image area and aspect ~ U(ratio), both linear (not log) uniform; the scale range
+    is clipped by `bound` so the box always fits, as PaddleClas does (no retries). `seed` int [2].
     """
     s = tf.random.experimental.stateless_split(seed, 4)
-    shape = tf.shape(image)
-    img_h, img_w = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
+    img_h, img_w = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
     aspect = tf.sqrt(tf.random.stateless_uniform([], s[0], ratio[0], ratio[1]))
     w_ratio, h_ratio = aspect, 1.0 / aspect
     bound = tf.minimum((img_w / img_h) / (w_ratio ** 2), (img_h / img_w) / (h_ratio ** 2))
     scale_max = tf.minimum(float(scale[1]), bound)
     scale_min = tf.minimum(float(scale[0]), bound)
-    area = img_w * img_h * tf.random.stateless_uniform([], s[1], 0.0, 1.0) * (scale_max - scale_min) \
-        + img_w * img_h * scale_min
+    area = img_w * img_h * (scale_min + tf.random.stateless_uniform([], s[1]) * (scale_max - scale_min))
     side = tf.sqrt(area)
-    w = tf.clip_by_value(tf.cast(side * w_ratio, tf.int32), 1, shape[1])
-    h = tf.clip_by_value(tf.cast(side * h_ratio, tf.int32), 1, shape[0])
-    x = tf.random.stateless_uniform([], s[2], 0, shape[1] - w + 1, dtype=tf.int32)
-    y = tf.random.stateless_uniform([], s[3], 0, shape[0] - h + 1, dtype=tf.int32)
-    crop = image[y:y + h, x:x + w]
-    return _resize_uint8(crop, size, size)
+    w = tf.clip_by_value(tf.cast(side * w_ratio, tf.int32), 1, width)
+    h = tf.clip_by_value(tf.cast(side * h_ratio, tf.int32), 1, height)
+    x = tf.random.stateless_uniform([], s[2], 0, width - w + 1, dtype=tf.int32)
+    y = tf.random.stateless_uniform([], s[3], 0, height - h + 1, dtype=tf.int32)
+    return y, x, h, w
+
+
+def rand_crop(image, size, seed, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0)):
+    """PaddleClas RandCropImage: uint8 [H, W, 3] -> uint8 [size, size, 3], bilinear resize."""
+    shape = tf.shape(image)
+    y, x, h, w = crop_box(shape[0], shape[1], seed, scale, ratio)
+    return _resize_uint8(image[y:y + h, x:x + w], size, size)
 
 
 def rand_flip(image, seed):
