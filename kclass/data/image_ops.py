@@ -42,10 +42,14 @@ def to_uint8(x, round_half_up=False):
 
 # ----------------------------------------------------------------------------------------- LUT ops
 
+def _lut_offsets(n):
+    """[N, 1, 1, 3] offsets of each (image, channel) table in a flattened [N, 3, 256] LUT."""
+    return tf.reshape((tf.range(n)[:, None] * 3 + tf.range(3)[None, :]) * 256, [-1, 1, 1, 3])
+
+
 def apply_lut(images, lut):
     """images uint8 [N, H, W, 3], lut int [N, 3, 256] (per image and channel) -> uint8 [N, H, W, 3]."""
-    n = tf.shape(images)[0]
-    offsets = tf.reshape((tf.range(n)[:, None] * 3 + tf.range(3)[None, :]) * 256, [-1, 1, 1, 3])
+    offsets = _lut_offsets(tf.shape(images)[0])
     flat = tf.reshape(tf.cast(lut, tf.int32), [-1])
     return tf.cast(tf.gather(flat, tf.cast(images, tf.int32) + offsets), tf.uint8)
 
@@ -78,20 +82,13 @@ def invert_lut(n):
     return 255 - identity_lut(n)
 
 
-def _channel_major(images):
-    """uint8 [N, H, W, 3] -> int32 [N, 3, H*W]."""
-    n = tf.shape(images)[0]
-    return tf.transpose(tf.reshape(tf.cast(images, tf.int32), tf.stack([n, -1, 3])), [0, 2, 1])
-
-
 def autocontrast_lut(images):
     """PIL ImageOps.autocontrast(cutoff=0) per image and channel: min -> 0, max -> 255, [N, 3, 256].
 
     Computed in float64 with PIL's formula (int(v * scale - lo * scale)) so table entries match.
     """
-    pixels = _channel_major(images)
-    lo = tf.cast(tf.reduce_min(pixels, axis=-1), tf.float64)[..., None]
-    hi = tf.cast(tf.reduce_max(pixels, axis=-1), tf.float64)[..., None]
+    lo = tf.cast(tf.reduce_min(images, axis=[1, 2]), tf.float64)[..., None]
+    hi = tf.cast(tf.reduce_max(images, axis=[1, 2]), tf.float64)[..., None]
     levels = tf.cast(_levels(), tf.float64)[None, None, :]
     scale = 255.0 / tf.maximum(hi - lo, 1.0)
     stretched = tf.clip_by_value(tf.floor(levels * scale - lo * scale), 0.0, 255.0)
@@ -105,11 +102,12 @@ def equalize_lut(images):
     identity where fewer than two levels are used or step is 0 (PIL's rules).
     """
     n = tf.shape(images)[0]
-    pixels = tf.reshape(_channel_major(images), tf.stack([n * 3, -1]))
-    hist = tf.math.bincount(pixels, minlength=256, maxlength=256, axis=-1, dtype=tf.int32)
+    # One flat bincount over (image, channel, level): no transpose to channel-major needed.
+    flat = tf.reshape(tf.cast(images, tf.int32) + _lut_offsets(n), [-1])
+    hist = tf.math.bincount(flat, minlength=n * 768, maxlength=n * 768, dtype=tf.int32)
     hist = tf.reshape(hist, tf.stack([n, 3, 256]))
     used = hist > 0
-    last_used = 255 - tf.argmax(tf.reverse(tf.cast(used, tf.int32), [-1]), axis=-1, output_type=tf.int32)
+    last_used = tf.reduce_max(tf.where(used, _levels(), 0), axis=-1)
     last_count = tf.gather(hist, last_used, batch_dims=2)
     total = tf.reduce_sum(hist, axis=-1)
     step = (total - last_count) // 255
