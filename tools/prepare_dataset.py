@@ -1,0 +1,137 @@
+"""Lays out the tutorial's data sets as PaddleClas list files under dataset/.
+
+python tools/prepare_dataset.py cifar100 [--from FILE] [--out dataset]
+  Downloads the tutorial's CIFAR100.tar (or takes --from: that tar, or the official
+  cifar-100-python.tar.gz, converted to PNGs) into dataset/CIFAR100/{train,test}/ with
+  train_list.txt, test_list.txt and label_list.txt.
+"""
+
+import argparse
+import io
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+CIFAR100_URL = "https://paddle-imagenet-models-name.bj.bcebos.com/data/CIFAR100.tar"
+
+
+class PrepareError(Exception):
+    pass
+
+
+def download(url, folder):
+    """Fetches `url` into `folder` (file:// too, for offline tests); returns the local path."""
+    target = os.path.join(folder, os.path.basename(url.split("?")[0]) or "download")
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, open(target + ".part", "wb") as f:
+            shutil.copyfileobj(response, f)
+    except OSError as e:
+        raise PrepareError(f"cannot download {url}: {e}; download it by hand and pass --from FILE") from None
+    os.replace(target + ".part", target)
+    return target
+
+
+def _safe_members(tar):
+    """Tar members, refusing absolute paths, `..` and links that could write outside the target."""
+    for member in tar.getmembers():
+        name = os.path.normpath(member.name)
+        if name.startswith(("/", "..")) or os.path.isabs(name) or member.issym() or member.islnk():
+            raise PrepareError(f"{tar.name}: refusing unsafe member {member.name!r}")
+        yield member
+
+
+def _write_split(out, split, images, labels):
+    import tensorflow as tf
+    os.makedirs(os.path.join(out, split), exist_ok=True)
+    lines = []
+    for i, (image, label) in enumerate(zip(images, labels)):
+        rel = f"{split}/{i:05d}.png"
+        tf.io.write_file(os.path.join(out, rel), tf.io.encode_png(image))
+        lines.append(f"{rel} {int(label)}\n")
+    with open(os.path.join(out, f"{split}_list.txt"), "w") as f:
+        f.writelines(lines)
+
+
+def _from_python_batches(tar, out):
+    """Official cifar-100-python.tar.gz: pickled batches (read with the safe unpickler) -> PNGs."""
+    from kclass import safe_pickle
+    batches = {}
+    for member in _safe_members(tar):
+        base = os.path.basename(member.name)
+        if member.isfile() and base in ("train", "test", "meta"):
+            try:
+                batches[base] = safe_pickle.load(io.BytesIO(tar.extractfile(member).read()), encoding="bytes")
+            except safe_pickle.ForbiddenGlobal as e:
+                raise PrepareError(f"{tar.name}:{member.name}: refused pickle global {e}") from None
+    if set(batches) != {"train", "test", "meta"}:
+        raise PrepareError(f"{tar.name}: expected cifar-100-python/{{train,test,meta}}, found {sorted(batches)}")
+    for split in ("train", "test"):
+        data = batches[split][b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        _write_split(out, split, data, batches[split][b"fine_labels"])
+    names = [n.decode() for n in batches["meta"][b"fine_label_names"]]
+    with open(os.path.join(out, "label_list.txt"), "w") as f:
+        f.writelines(f"{i} {name}\n" for i, name in enumerate(names))
+
+
+def _from_paddle_tar(tar, out):
+    """The tutorial's CIFAR100.tar: already PaddleClas layout under a top folder; extracted safely."""
+    members = list(_safe_members(tar))
+    lists = [m for m in members if os.path.basename(m.name) == "train_list.txt"]
+    if not lists:
+        raise PrepareError(f"{tar.name}: no train_list.txt inside; not the tutorial's CIFAR100.tar")
+    top = os.path.dirname(lists[0].name)
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(out)) as tmp:
+        tar.extractall(tmp, members=members, filter="data")
+        shutil.copytree(os.path.join(tmp, top), out, dirs_exist_ok=True)
+
+
+def prepare_cifar100(source, out_root):
+    """Writes `out_root/CIFAR100/`; `source` is a local tar (either format). Returns the folder."""
+    out = os.path.join(out_root, "CIFAR100")
+    os.makedirs(out_root, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".CIFAR100-", dir=out_root)
+    try:
+        try:
+            tar = tarfile.open(source)
+        except (tarfile.TarError, OSError) as e:
+            raise PrepareError(f"{source}: not a readable tar ({e})") from None
+        with tar:
+            names = tar.getnames()
+            if any(os.path.basename(n) == "meta" for n in names):
+                _from_python_batches(tar, staging)
+            else:
+                _from_paddle_tar(tar, staging)
+        if os.path.isdir(out):
+            shutil.rmtree(out)
+        os.replace(staging, out)  # the folder appears whole or not at all
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="dataset", required=True)
+    cifar = sub.add_parser("cifar100", help="CIFAR-100 as in the PaddleClas tutorial")
+    cifar.add_argument("--from", dest="source", help="local CIFAR100.tar or cifar-100-python.tar.gz")
+    cifar.add_argument("--url", default=CIFAR100_URL, help="download address (when --from is not given)")
+    cifar.add_argument("--out", default="dataset", help="dataset root (default: dataset)")
+    args = parser.parse_args(argv)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            source = args.source or download(args.url, tmp)
+            out = prepare_cifar100(source, args.out)
+    except PrepareError as e:
+        print(f"prepare_dataset: error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
