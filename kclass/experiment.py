@@ -13,6 +13,7 @@ import tensorflow as tf
 from kclass import losses, metrics, models, optim
 from kclass.data import lists, pipeline
 from kclass.data.pipeline import DataConfig
+from kclass.engine.task import Task
 from kclass.engine.trainer import Evaluator, LoopConfig, Trainer
 from kclass.errors import ConfigError
 
@@ -74,12 +75,12 @@ def read_split(exp: Experiment, cfg: DataConfig) -> lists.Samples:
     return lists.read_samples(cfg.source, cfg.data_root, exp.num_classes, cfg.multilabel)
 
 
-def loss_fn(exp: Experiment) -> Callable:
-    return lambda labels, logits: losses.softmax_cross_entropy(labels, logits, exp.label_smoothing)
-
-
-def metric_fn(exp: Experiment) -> Callable:
-    return metrics.topk_sums((1, exp.topk) if exp.topk > 1 else (1,))
+def make_task(exp: Experiment) -> Task:
+    """Single-label: softmax CE and top-k (no train top-k under a mix op, as PaddleClas)."""
+    topk = metrics.topk_sums((1, exp.topk) if exp.topk > 1 else (1,))
+    mixed = exp.train_data is not None and exp.train_data.mix_op is not None
+    return Task(loss=lambda labels, logits: losses.softmax_cross_entropy(labels, logits, exp.label_smoothing),
+                eval_sums=topk, train_sums=None if mixed else topk)
 
 
 def eval_dataset_fn(exp: Experiment, samples: lists.Samples) -> Callable:
@@ -96,9 +97,7 @@ def make_trainer(exp: Experiment, strategy, steps_per_epoch: int, model=None) ->
     loop = LoopConfig(epochs=exp.epochs, steps_per_epoch=steps_per_epoch, global_batch=exp.batch_size,
                       steps_per_loop=exp.steps_per_loop, checkpoint_every_steps=exp.checkpoint_every_steps,
                       keep_checkpoints=exp.keep_checkpoints, best_metric=exp.best_metric, verbose=exp.verbose)
-    no_train_topk = exp.train_data is not None and exp.train_data.mix_op is not None
-    return Trainer(model, optimizer, loss_fn(exp), metric_fn(exp), strategy, exp.model_dir, loop,
-                   train_metric_fn=None if no_train_topk else metric_fn(exp))
+    return Trainer(model, optimizer, make_task(exp), strategy, exp.model_dir, loop)
 
 
 def train(exp: Experiment, strategy=None) -> Dict[str, float]:
@@ -126,4 +125,4 @@ def evaluate(exp: Experiment, weights: Optional[str], strategy=None) -> Dict[str
         model = build_model(exp, load_pretrained=False)
         if weights:
             load_weights(model, weights)
-    return Evaluator(model, loss_fn(exp), metric_fn(exp), strategy)(eval_dataset_fn(exp, samples))
+    return Evaluator(model, make_task(exp), strategy)(eval_dataset_fn(exp, samples))

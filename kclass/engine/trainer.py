@@ -17,6 +17,7 @@ import tensorflow as tf
 from kclass.engine import checkpoints
 from kclass.engine.progress import Progress
 from kclass.engine.strategy import is_chief, task_id
+from kclass.engine.task import Task
 from kclass.errors import UserError
 
 SUM = tf.distribute.ReduceOp.SUM
@@ -50,55 +51,58 @@ def _sums_to_metrics(sums: Dict[str, float], prefix_count="count") -> Dict[str, 
 
 
 class Evaluator:
-    """Weighted metric sums over a padded eval set (weights 0 mark padding), reduced over replicas."""
+    """Metrics over a padded eval set (weight-0 rows are padding), reduced over replicas and workers."""
 
-    def __init__(self, model, loss_fn: Callable, metric_fn: Callable, strategy):
+    def __init__(self, model, task: Task, strategy):
         self.model = model
-        self.loss_fn = loss_fn
-        self.metric_fn = metric_fn
+        self.task = task
         self.strategy = strategy
 
         @tf.function(reduce_retracing=True)
         def eval_step(batch):
-            sums = strategy.run(self._replica_step, args=batch)
-            return {k: strategy.reduce(SUM, v, axis=None) for k, v in sums.items()}
+            sums, rows = strategy.run(self._replica_step, args=batch)
+            sums = {k: strategy.reduce(SUM, v, axis=None) for k, v in sums.items()}
+            return sums, {k: strategy.gather(v, axis=0) for k, v in rows.items()}
         self._step = eval_step
 
     def _replica_step(self, images, labels, weights):
         outputs = self.model(images, training=False)
-        sums = self.metric_fn(labels, outputs, weights)
+        sums = self.task.eval_sums(labels, outputs, weights)
         sums["count"] = tf.reduce_sum(weights)
-        sums["loss"] = tf.reduce_sum(self.loss_fn(labels, outputs) * weights)
-        return sums
+        sums["loss"] = tf.reduce_sum(self.task.loss(labels, outputs) * weights)
+        rows = dict(self.task.collect(labels, outputs), weight=weights) if self.task.collect else {}
+        return sums, rows
 
     def __call__(self, eval_dataset_fn: Callable) -> Dict[str, float]:
-        """`eval_dataset_fn(input_context)` yields (images, labels, weights); returns mean metrics."""
+        """`eval_dataset_fn(input_context)` yields (images, labels, weights); returns the metrics."""
         dataset = self.strategy.distribute_datasets_from_function(eval_dataset_fn)
-        totals = None
+        totals, rows = None, []
         for batch in dataset:
-            sums = {k: v.numpy().astype(np.float64) for k, v in self._step(batch).items()}
+            sums, batch_rows = self._step(batch)
+            sums = {k: v.numpy().astype(np.float64) for k, v in sums.items()}
             totals = sums if totals is None else {k: totals[k] + sums[k] for k in totals}
+            rows.append({k: v.numpy() for k, v in batch_rows.items()})
         images = int(totals["count"])
         result = _sums_to_metrics(dict(totals))
+        if self.task.summarize is not None:
+            keep = np.concatenate([r["weight"] for r in rows]) > 0
+            gathered = {k: np.concatenate([r[k] for r in rows])[keep] for k in rows[0] if k != "weight"}
+            result.update(self.task.summarize(gathered))
         result["images"] = images
         return result
 
 
 class Trainer:
-    """Trains `model` with `loss_fn(labels, outputs) -> [N]` and reports `metric_fn` sums.
+    """Trains `model` on `task` (loss and metrics) under `strategy`, in the run directory `run_dir`.
 
-    `metric_fn(labels, outputs, weights) -> dict of summed tensors`; metrics are sums / count, so
-    they reduce exactly over replicas and workers. Build model and optimizer inside `strategy.scope()`.
+    Build model and optimizer inside `strategy.scope()`.
     `saved_model` is what best_model holds (the student of a distiller; the model itself otherwise).
     """
 
-    def __init__(self, model, optimizer, loss_fn: Callable, metric_fn: Callable, strategy, run_dir: str,
-                 loop: LoopConfig, train_metric_fn: Optional[Callable] = None, saved_model=None):
+    def __init__(self, model, optimizer, task: Task, strategy, run_dir: str, loop: LoopConfig, saved_model=None):
         self.model = model
         self.optimizer = optimizer
-        self.loss_fn = loss_fn
-        self.metric_fn = metric_fn
-        self.train_metric_fn = train_metric_fn
+        self.task = task
         self.strategy = strategy
         self.run_dir = run_dir
         self.loop = loop
@@ -120,7 +124,7 @@ class Trainer:
         replicas = self.strategy.num_replicas_in_sync
         with tf.GradientTape() as tape:
             outputs = self.model(images, training=True)
-            per_example = self.loss_fn(labels, outputs)
+            per_example = self.task.loss(labels, outputs)
             loss = tf.reduce_sum(per_example) / self.loop.global_batch
             if self.model.losses:
                 loss += tf.add_n(self.model.losses) / replicas
@@ -129,8 +133,8 @@ class Trainer:
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
         sums = {"loss": tf.reduce_sum(per_example),
                 "count": tf.cast(tf.shape(per_example)[0], tf.float32)}
-        if self.train_metric_fn is not None:
-            sums.update(self.train_metric_fn(labels, outputs, tf.ones_like(per_example)))
+        if self.task.train_sums is not None:
+            sums.update(self.task.train_sums(labels, outputs, tf.ones_like(per_example)))
         return sums
 
     def _build_train_fn(self):
@@ -154,7 +158,7 @@ class Trainer:
     def evaluate(self, eval_dataset_fn: Callable) -> Dict[str, float]:
         """Metrics over the whole eval set; `eval_dataset_fn(input_context)` as in distribute."""
         if self._evaluator is None:
-            self._evaluator = Evaluator(self.model, self.loss_fn, self.metric_fn, self.strategy)
+            self._evaluator = Evaluator(self.model, self.task, self.strategy)
         return self._evaluator(eval_dataset_fn)
 
     def restore(self) -> int:
