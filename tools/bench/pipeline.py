@@ -1,6 +1,6 @@
 """Input-pipeline throughput alone (no model): images/s of kclass's real training pipeline on this machine.
 
-    python tools/bench/pipeline.py [--images 2048] [--batch 64] [--batches 60] [--train_steps 0]
+    python tools/bench/pipeline.py [--images 2048] [--batch 64] [--batches 30] [--rounds 3] [--train_steps 0]
 
 Writes `--images` 32x32 PNGs and a PaddleClas list file into a temp dir, then times
 kclass.data.pipeline.train_dataset (decode + RandCrop + flip + normalise, batch `--batch`) with:
@@ -14,6 +14,7 @@ pipeline / training. Prints one line per figure; the last line is JSON.
 
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -31,7 +32,8 @@ SIZE = 32
 def define_flags():
     flags.DEFINE_integer("images", 2048, "PNGs to write (the pipeline cycles over them).")
     flags.DEFINE_integer("batch", 64, "Batch size.")
-    flags.DEFINE_integer("batches", 60, "Batches timed per configuration (after warm-up).")
+    flags.DEFINE_integer("batches", 30, "Batches timed per configuration and round (after warm-up).")
+    flags.DEFINE_integer("rounds", 3, "Rounds over all configurations; the median round is reported.")
     flags.DEFINE_integer("warmup", 8, "Batches discarded first (graph building, autotune).")
     flags.DEFINE_integer("train_steps", 0, "Also time this many ResNet50_vd training steps (0: skip).")
     flags.DEFINE_integer("seed", 0, "Pipeline seed.")
@@ -72,13 +74,10 @@ def configurations():
     }, DataConfig
 
 
-def time_pipeline(ds, batch, batches, warmup):
-    it = iter(ds)
-    for _ in range(warmup):
-        next(it)
+def time_batches(it, batch, batches):
     start = time.perf_counter()
     for _ in range(batches):
-        images, labels = next(it)
+        images, _ = next(it)
     images.numpy()
     return batches * batch / (time.perf_counter() - start)
 
@@ -111,20 +110,32 @@ def time_training(batch, steps):
     return steps * batch / (time.perf_counter() - start)
 
 
-def run(images=2048, batch=64, batches=60, warmup=8, train_steps=0, seed=0, log=print):
-    """Returns the result dict (also what the JSON line holds)."""
+def run(images=2048, batch=64, batches=30, warmup=8, train_steps=0, seed=0, rounds=3, log=print):
+    """Returns the result dict (also what the JSON line holds).
+
+    Configurations are timed round-robin, `rounds` times, and the median round is kept, so a burst of
+    load from other processes does not land on one configuration only.
+    """
     from kclass.data import lists, pipeline
     configs, data_config = configurations()
     result = {"batch": batch, "image_size": SIZE, "cpus": os.cpu_count(), "images_per_s": {}}
     with tempfile.TemporaryDirectory(prefix="kclass-bench-") as root:
         list_file = write_dataset(root, images, seed)
         samples = lists.read_list(list_file, root, NUM_CLASSES)
+        iterators = {}
         for name, ops in configs.items():
             cfg = data_config(source=list_file, data_root=root, **ops)
-            ds = pipeline.train_dataset(cfg, samples, SIZE, batch, NUM_CLASSES, seed)
-            rate = time_pipeline(ds, batch, batches, warmup)
+            iterators[name] = iter(pipeline.train_dataset(cfg, samples, SIZE, batch, NUM_CLASSES, seed))
+            for _ in range(warmup):
+                next(iterators[name])
+        rates = {name: [] for name in configs}
+        for _ in range(rounds):
+            for name, it in iterators.items():
+                rates[name].append(time_batches(it, batch, batches))
+        for name, values in rates.items():
+            rate = statistics.median(values)
             result["images_per_s"][name] = round(rate, 1)
-            log(f"pipeline {name:13s} {rate:9.1f} images/s")
+            log(f"pipeline {name:13s} {rate:9.1f} images/s  (rounds: {', '.join(f'{v:.0f}' for v in values)})")
     if train_steps:
         rate = time_training(batch, train_steps)
         result["train_images_per_s"] = round(rate, 1)
@@ -138,7 +149,7 @@ def run(images=2048, batch=64, batches=60, warmup=8, train_steps=0, seed=0, log=
 
 def main(argv):
     del argv
-    run(FLAGS.images, FLAGS.batch, FLAGS.batches, FLAGS.warmup, FLAGS.train_steps, FLAGS.seed)
+    run(FLAGS.images, FLAGS.batch, FLAGS.batches, FLAGS.warmup, FLAGS.train_steps, FLAGS.seed, FLAGS.rounds)
 
 
 if __name__ == "__main__":
