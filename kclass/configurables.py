@@ -6,16 +6,15 @@ Recipes bind these names (`Experiment.epochs = %EPOCHS`, `train/DataConfig.sourc
 import gin
 
 from kclass import experiment, optim
-from kclass.data import demo, pipeline
+from kclass.data import autoaugment, cutout, demo, gridmask, hide_and_seek, mixup, pipeline, randaugment, random_erasing
 
 Experiment = gin.external_configurable(experiment.Experiment, module="kclass")
 DataConfig = gin.external_configurable(pipeline.DataConfig, module="kclass")
 OptimizerConfig = gin.external_configurable(optim.OptimizerConfig, module="kclass")
 make_demo_dataset = gin.external_configurable(demo.make_demo_dataset, module="kclass")
+make_multilabel_demo_dataset = gin.external_configurable(demo.make_multilabel_demo_dataset, module="kclass")
 
 # augmentation
-from kclass.data import autoaugment, cutout, gridmask, hide_and_seek, mixup, randaugment, random_erasing  # noqa: E402
-
 Mixup = gin.external_configurable(mixup.Mixup, module="kclass")
 CutMix = gin.external_configurable(mixup.CutMix, module="kclass")
 MixupCutMix = gin.external_configurable(mixup.MixupCutMix, module="kclass")

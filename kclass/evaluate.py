@@ -11,10 +11,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ INFO/WARNING
 from absl import app, flags, logging  # noqa: E402
 
 from kclass import cli  # noqa: E402
+from kclass.errors import ConfigError  # noqa: E402
 
 cli.define_gin_flags()
 flags.DEFINE_string("weights", None, "best_model/ dir, checkpoint, .weights.h5 or .pdparams.")
 flags.DEFINE_bool("json", False, "Print one JSON object on the last line.")
+flags.DEFINE_bool("fit_thresholds", False, "Multi-label: fit per-class F1 thresholds on VAL_LIST, report at them "
+                  "and store them in the weights' best_model/ directory.")
 FLAGS = flags.FLAGS
 
 
@@ -27,7 +30,16 @@ def main(argv):
         from kclass import configurables, experiment
 
         exp = configurables.Experiment()
-        metrics = experiment.evaluate(exp, FLAGS.weights)
+        if FLAGS.fit_thresholds:
+            if not exp.multilabel:
+                raise ConfigError("--fit_thresholds is for multi-label recipes (Experiment.multilabel = True)")
+            thresholds, report = experiment.fit_thresholds(exp, FLAGS.weights)
+            metrics = {k: v for k, v in report.items() if not isinstance(v, dict)}
+            metrics["images"] = int(experiment.read_split(exp, exp.val_data).labels.shape[0])
+            if FLAGS.weights and os.path.isdir(FLAGS.weights):
+                experiment.write_thresholds(FLAGS.weights, thresholds)
+        else:
+            metrics = experiment.evaluate(exp, FLAGS.weights)
         if FLAGS.json:
             print(json.dumps(metrics))
         else:

@@ -4,8 +4,9 @@ This is what the CLIs run after Gin has filled an `Experiment`; it can be used w
 """
 
 import dataclasses
+import json
 import os
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Sequence
 
 import keras
 import tensorflow as tf
@@ -13,9 +14,13 @@ import tensorflow as tf
 from kclass import losses, metrics, models, optim
 from kclass.data import lists, pipeline
 from kclass.data.pipeline import DataConfig
+from kclass.engine import checkpoints
 from kclass.engine.task import Task
 from kclass.engine.trainer import Evaluator, LoopConfig, Trainer
 from kclass.errors import ConfigError
+
+
+THRESHOLDS_FILE = "thresholds.json"
 
 
 @dataclasses.dataclass
@@ -35,7 +40,9 @@ class Experiment:
     pretrained: Optional[str] = None
     model_kwargs: Dict[str, Any] = dataclasses.field(default_factory=dict)
     sync_bn: bool = False
+    multilabel: bool = False  # lists `path<TAB>0,1,...`; sigmoid BCE, mAP/AUC, per-class thresholds
     label_smoothing: float = 0.0
+    pos_weight: Optional[Sequence[float]] = None  # multi-label: weight of positives per class [C]
     topk: int = 5
     best_metric: str = "top1"
     prepare: Optional[Callable[[], Any]] = None  # run once before reading data (e.g. make the demo set)
@@ -72,15 +79,30 @@ def _eval_batch(exp):
 def read_split(exp: Experiment, cfg: DataConfig) -> lists.Samples:
     if cfg is None or not cfg.source:
         raise ConfigError("the recipe has no data source (set TRAIN_LIST / VAL_LIST)")
-    return lists.read_samples(cfg.source, cfg.data_root, exp.num_classes, cfg.multilabel)
+    return lists.read_samples(cfg.source, cfg.data_root, exp.num_classes, exp.multilabel)
 
 
 def make_task(exp: Experiment) -> Task:
-    """Single-label: softmax CE and top-k (no train top-k under a mix op, as PaddleClas)."""
+    """Single-label: softmax CE and top-k (no train top-k under a mix op, as PaddleClas).
+
+    Multi-label: sigmoid BCE; hamming loss / label accuracy as sums, and mAP, AUC, P/R/F1 exactly
+    from the gathered sigmoid scores.
+    """
+    if exp.multilabel:
+        return Task(
+            loss=lambda labels, logits: losses.sigmoid_cross_entropy(labels, logits, exp.label_smoothing,
+                                                                     exp.pos_weight),
+            eval_sums=metrics.multilabel_sums, train_sums=metrics.multilabel_sums,
+            collect=lambda labels, logits: {"labels": labels, "scores": tf.sigmoid(tf.cast(logits, tf.float32))},
+            summarize=lambda rows: _scalars(metrics.multilabel_report(rows["labels"], rows["scores"])))
     topk = metrics.topk_sums((1, exp.topk) if exp.topk > 1 else (1,))
     mixed = exp.train_data is not None and exp.train_data.mix_op is not None
     return Task(loss=lambda labels, logits: losses.softmax_cross_entropy(labels, logits, exp.label_smoothing),
                 eval_sums=topk, train_sums=None if mixed else topk)
+
+
+def _scalars(report):
+    return {k: v for k, v in report.items() if isinstance(v, (int, float))}
 
 
 def eval_dataset_fn(exp: Experiment, samples: lists.Samples) -> Callable:
@@ -112,7 +134,35 @@ def train(exp: Experiment, strategy=None) -> Dict[str, float]:
     os.makedirs(exp.model_dir, exist_ok=True)
     train_fn = lambda start, ctx: pipeline.train_dataset(  # noqa: E731
         exp.train_data, train_samples, exp.image_size, exp.batch_size, exp.num_classes, exp.seed, start, ctx)
-    return trainer.fit(train_fn, eval_dataset_fn(exp, val_samples) if val_samples else None)
+    result = trainer.fit(train_fn, eval_dataset_fn(exp, val_samples) if val_samples else None)
+    best_dir = os.path.join(exp.model_dir, "best_model")
+    if exp.multilabel and val_samples and os.path.isdir(best_dir):
+        # Every worker evaluates (collectives); only the chief writes.
+        thresholds, _ = fit_thresholds(exp, best_dir, strategy)
+        if trainer.chief:
+            write_thresholds(best_dir, thresholds)
+    return result
+
+
+def fit_thresholds(exp: Experiment, weights: str, strategy=None):
+    """Per-class F1-maximising thresholds [C] of `weights` on the validation split, and its metrics."""
+    strategy = strategy or tf.distribute.get_strategy()
+    samples = read_split(exp, exp.val_data)
+    with strategy.scope():
+        model = build_model(exp, load_pretrained=False)
+        load_weights(model, weights)
+    evaluator = Evaluator(model, make_task(exp), strategy)
+    evaluator(eval_dataset_fn(exp, samples))
+    thresholds = metrics.fit_thresholds(evaluator.rows["labels"], evaluator.rows["scores"])
+    report = metrics.multilabel_report(evaluator.rows["labels"], evaluator.rows["scores"], thresholds)
+    return thresholds, report
+
+
+def write_thresholds(best_dir: str, thresholds):
+    """`best_dir/thresholds.json`: {"thresholds": [C]}; predict and export read it (default 0.5)."""
+    text = json.dumps({"thresholds": [float(t) for t in thresholds], "rule": "score >= threshold",
+                       "fitted_on": "validation split, per-class max F1"}, indent=1)
+    checkpoints.atomic_write_text(os.path.join(best_dir, THRESHOLDS_FILE), text + "\n")
 
 
 def evaluate(exp: Experiment, weights: Optional[str], strategy=None) -> Dict[str, float]:

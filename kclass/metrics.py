@@ -1,5 +1,6 @@
 """Metrics as sums that reduce exactly across replicas and workers (no averaging of averages)."""
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -17,3 +18,101 @@ def topk_sums(topk=(1, 5)):
         return {f"top{k}": tf.reduce_sum(tf.reduce_sum(hits[:, :k], axis=1) * weights) for k in topk}
 
     return metric_fn
+
+
+# ---- multi-label: exact metrics over gathered scores (host side, NumPy) ---------------------------
+
+def _ranked_counts(y_true, scores):
+    """Cumulative TP and FP at each distinct score, highest first (ties form one threshold)."""
+    order = np.argsort(-scores, kind="mergesort")
+    s, y = scores[order], y_true[order]
+    last_of_tie = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]
+    tps = np.cumsum(y)[last_of_tie]
+    fps = (last_of_tie + 1) - tps
+    return tps, fps, s[last_of_tie]
+
+
+def average_precision(y_true, scores):
+    """sklearn's average_precision_score for one class: sum_n (R_n - R_{n-1}) P_n; NaN without positives."""
+    y_true = np.asarray(y_true, np.float64)
+    if y_true.sum() == 0:
+        return float("nan")
+    tps, fps, _ = _ranked_counts(y_true, np.asarray(scores, np.float64))
+    precision = tps / (tps + fps)
+    recall = tps / tps[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def roc_auc(y_true, scores):
+    """Area under the ROC curve (ties as sklearn: one point per distinct score); NaN if one class only."""
+    y_true = np.asarray(y_true, np.float64)
+    positives = y_true.sum()
+    if positives == 0 or positives == len(y_true):
+        return float("nan")
+    tps, fps, _ = _ranked_counts(y_true, np.asarray(scores, np.float64))
+    tpr = np.r_[0.0, tps / tps[-1]]
+    fpr = np.r_[0.0, fps / fps[-1]]
+    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+
+
+def fit_thresholds(labels, scores, default=0.5):
+    """Per-class threshold [C] maximising F1 of `score >= threshold` on (labels, scores) [N, C].
+
+    The threshold sits halfway between the lowest included score and the next lower one, so it keeps
+    the same decisions on this set and a margin on new data. Classes without positives keep `default`.
+    """
+    labels, scores = np.asarray(labels, np.float64), np.asarray(scores, np.float64)
+    thresholds = np.full(labels.shape[1], default, np.float64)
+    for c in range(labels.shape[1]):
+        positives = labels[:, c].sum()
+        if positives == 0:
+            continue
+        tps, fps, cut = _ranked_counts(labels[:, c], scores[:, c])
+        f1 = 2 * tps / (2 * tps + fps + (positives - tps))
+        best = int(np.argmax(f1))
+        lower = cut[best + 1] if best + 1 < len(cut) else cut[best] - 1e-6
+        thresholds[c] = (cut[best] + lower) / 2
+    return thresholds
+
+
+def multilabel_report(labels, scores, thresholds=0.5):
+    """Exact multi-label metrics from labels {0,1} and scores (probabilities) [N, C].
+
+    mAP: mean over classes with a positive of sklearn's average precision (the others are counted in
+    `classes_without_positive`); AUC macro (classes with both labels) and micro; hamming loss and
+    PaddleClas's label accuracy (TP + TN) / slots at `thresholds` (scalar or [C], `score >= t`);
+    macro precision/recall/F1 and the same per class (lists).
+    """
+    labels = np.asarray(labels, np.float64) > 0.5
+    scores = np.asarray(scores, np.float64)
+    ap = np.array([average_precision(labels[:, c], scores[:, c]) for c in range(labels.shape[1])])
+    auc = np.array([roc_auc(labels[:, c], scores[:, c]) for c in range(labels.shape[1])])
+    pred = scores >= np.broadcast_to(np.asarray(thresholds, np.float64), scores.shape[1:])
+    tp = (pred & labels).sum(0).astype(np.float64)
+    fp = (pred & ~labels).sum(0).astype(np.float64)
+    fn = (~pred & labels).sum(0).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+        recall = np.where(tp + fn > 0, tp / (tp + fn), 0.0)
+        f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
+    hamming = float(np.mean(pred != labels))
+    return {
+        "mAP": float(np.nanmean(ap)) if np.any(~np.isnan(ap)) else float("nan"),
+        "classes_without_positive": int(np.isnan(ap).sum()),
+        "auc_macro": float(np.nanmean(auc)) if np.any(~np.isnan(auc)) else float("nan"),
+        "auc_micro": roc_auc(labels.ravel(), scores.ravel()),
+        "hamming_loss": hamming,
+        "label_accuracy": 1.0 - hamming,
+        "precision_macro": float(precision.mean()),
+        "recall_macro": float(recall.mean()),
+        "f1_macro": float(f1.mean()),
+        "per_class": {"ap": ap.tolist(), "auc": auc.tolist(), "precision": precision.tolist(),
+                      "recall": recall.tolist(), "f1": f1.tolist()},
+    }
+
+
+def multilabel_sums(labels, logits, weights):
+    """Hamming loss and label accuracy (sigmoid > 0.5, as PaddleClas) summed per example."""
+    wrong = tf.cast(tf.not_equal(tf.cast(logits, tf.float32) > 0.0, labels > 0.5), tf.float32)
+    hamming = tf.reduce_mean(wrong, axis=-1) * weights
+    return {"hamming_loss": tf.reduce_sum(hamming), "label_accuracy": tf.reduce_sum(weights) - tf.reduce_sum(hamming)}

@@ -73,3 +73,50 @@ def make_demo_dataset(root, train_per_class=250, val_per_class=50, image_size=32
         if os.path.isdir(tmp):
             shutil.rmtree(tmp)
     return root
+
+
+def _multilabel_image(kinds, size, rng):
+    """One image with every shape of `kinds` drawn at its own place: uint8 [size, size, 3]."""
+    image = np.broadcast_to(rng.uniform(0, 255, 3), (size, size, 3)).copy()
+    for kind in kinds:
+        mask = _shape_mask(kind, size, rng)[..., None]
+        image = np.where(mask, (image.mean() + rng.uniform(90, 165, 3)) % 256, image)
+    return np.clip(image + rng.normal(0, 10, image.shape), 0, 255).astype(np.uint8)
+
+
+def make_multilabel_demo_dataset(root, train_images=600, val_images=150, image_size=32, seed=0,
+                                 kinds=("circle", "square", "triangle", "cross", "stripes")):
+    """Multi-label shapes: each image holds a random subset of `kinds` (each with p=0.4, at least one).
+
+    Lists use PaddleClas's MultiLabelDataset format `path<TAB>0,1,...`. Idempotent and atomic like
+    `make_demo_dataset`. Returns `root`.
+    """
+    if os.path.isfile(os.path.join(root, "val_list.txt")):
+        return root
+    parent = os.path.dirname(os.path.abspath(root))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".demo-ml-", dir=parent)
+    rng = np.random.default_rng(seed)
+    try:
+        for split, count in (("train", train_images), ("val", val_images)):
+            os.makedirs(os.path.join(tmp, split))
+            lines = []
+            for i in range(count):
+                flags = rng.random(len(kinds)) < 0.4
+                if not flags.any():
+                    flags[rng.integers(len(kinds))] = True
+                rel = f"{split}/{i:05d}.png"
+                image = _multilabel_image([k for k, f in zip(kinds, flags) if f], image_size, rng)
+                tf.io.write_file(os.path.join(tmp, rel), tf.io.encode_png(image))
+                lines.append(rel + "\t" + ",".join(str(int(f)) for f in flags) + "\n")
+            with open(os.path.join(tmp, f"{split}_list.txt"), "w") as f:
+                f.writelines(lines)
+        with open(os.path.join(tmp, "label_list.txt"), "w") as f:
+            f.writelines(f"{i} {name}\n" for i, name in enumerate(kinds))
+        if os.path.isdir(root):
+            shutil.rmtree(root)
+        os.replace(tmp, root)
+    finally:
+        if os.path.isdir(tmp):
+            shutil.rmtree(tmp)
+    return root

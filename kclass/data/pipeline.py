@@ -30,7 +30,6 @@ class DataConfig:
     source: str = ""
     data_root: Optional[str] = None
     label_list: Optional[str] = None
-    multilabel: bool = False
     resize_short: Optional[int] = None  # eval only; default image_size * 8 / 7 (36 for 32, 256 for 224)
     scale: Tuple[float, float] = (0.08, 1.0)
     ratio: Tuple[float, float] = (3.0 / 4.0, 4.0 / 3.0)
@@ -80,6 +79,7 @@ def train_dataset(cfg: DataConfig, samples: Samples, image_size: int, global_bat
     labels = tf.constant(samples.labels)
     seed = int(seed)
     start_epoch, offset = divmod(int(start_step), spe)
+    multilabel = samples.labels.ndim == 2
 
     def epoch_order(epoch):
         order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64),
@@ -111,7 +111,7 @@ def train_dataset(cfg: DataConfig, samples: Samples, image_size: int, global_bat
         for op in cfg.post_norm_ops:
             images, i = op(images, op_seeds[i]), i + 1
         if cfg.mix_op is not None:
-            targets = batch_labels if cfg.multilabel else tf.one_hot(batch_labels, num_classes)
+            targets = batch_labels if multilabel else tf.one_hot(batch_labels, num_classes)
             images, batch_labels = cfg.mix_op(images, tf.cast(targets, tf.float32), op_seeds[i])
         return images, batch_labels
 

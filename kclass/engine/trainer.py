@@ -57,6 +57,7 @@ class Evaluator:
         self.model = model
         self.task = task
         self.strategy = strategy
+        self.rows = {}  # the last call's gathered per-image rows (padding removed), for thresholds etc.
 
         @tf.function(reduce_retracing=True)
         def eval_step(batch):
@@ -86,8 +87,8 @@ class Evaluator:
         result = _sums_to_metrics(dict(totals))
         if self.task.summarize is not None:
             keep = np.concatenate([r["weight"] for r in rows]) > 0
-            gathered = {k: np.concatenate([r[k] for r in rows])[keep] for k in rows[0] if k != "weight"}
-            result.update(self.task.summarize(gathered))
+            self.rows = {k: np.concatenate([r[k] for r in rows])[keep] for k in rows[0] if k != "weight"}
+            result.update(self.task.summarize(self.rows))
         result["images"] = images
         return result
 

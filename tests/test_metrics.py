@@ -1,0 +1,65 @@
+"""Metrics against scikit-learn (tolerance 1e-6), on random and on heavily tied scores."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from sklearn import metrics as skm
+
+from kclass import metrics
+
+
+def _data(seed, tied):
+    rng = np.random.default_rng(seed)
+    labels = (rng.random((64, 7)) < 0.3).astype(np.float64)
+    labels[:, 5] = 0  # a class without positives: excluded from mAP and counted
+    scores = rng.random((64, 7))
+    if tied:
+        scores = np.round(scores * 4) / 4  # 5 distinct values: ties everywhere
+    return labels, scores
+
+
+@pytest.mark.parametrize("tied", [False, True])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_map_and_auc_match_sklearn(seed, tied):
+    labels, scores = _data(seed, tied)
+    report = metrics.multilabel_report(labels, scores)
+    valid = [c for c in range(7) if labels[:, c].any()]
+    want_map = np.mean([skm.average_precision_score(labels[:, c], scores[:, c]) for c in valid])
+    assert report["mAP"] == pytest.approx(want_map, abs=1e-6)
+    assert report["classes_without_positive"] == 1
+    want_auc = np.mean([skm.roc_auc_score(labels[:, c], scores[:, c]) for c in valid])
+    assert report["auc_macro"] == pytest.approx(want_auc, abs=1e-6)
+    assert report["auc_micro"] == pytest.approx(skm.roc_auc_score(labels.ravel(), scores.ravel()), abs=1e-6)
+    pred = scores >= 0.5
+    assert report["hamming_loss"] == pytest.approx(skm.hamming_loss(labels, pred), abs=1e-6)
+    assert report["label_accuracy"] == pytest.approx(1 - skm.hamming_loss(labels, pred), abs=1e-6)
+    p, r, f, _ = skm.precision_recall_fscore_support(labels, pred, average=None, zero_division=0)
+    np.testing.assert_allclose(report["per_class"]["precision"], p, atol=1e-6)
+    np.testing.assert_allclose(report["per_class"]["recall"], r, atol=1e-6)
+    np.testing.assert_allclose(report["per_class"]["f1"], f, atol=1e-6)
+
+
+def test_fitted_thresholds_maximise_f1():
+    labels, scores = _data(3, tied=False)
+    thresholds = metrics.fit_thresholds(labels, scores)
+    for c in range(7):
+        if not labels[:, c].any():
+            assert thresholds[c] == 0.5
+            continue
+        best = skm.f1_score(labels[:, c], scores[:, c] >= thresholds[c])
+        every = max(skm.f1_score(labels[:, c], scores[:, c] >= t) for t in np.unique(scores[:, c]))
+        assert best == pytest.approx(every, abs=1e-12)
+
+
+def test_in_graph_sums_match_report():
+    labels, scores = _data(4, tied=False)
+    logits = np.log(scores) - np.log1p(-scores)
+    sums = metrics.multilabel_sums(tf.constant(labels, tf.float32), tf.constant(logits, tf.float32),
+                                   tf.ones([64]))
+    report = metrics.multilabel_report(labels, scores)
+    assert float(sums["hamming_loss"]) / 64 == pytest.approx(report["hamming_loss"], abs=1e-6)
+
+
+def test_topk_ties_are_not_all_hits():
+    sums = metrics.topk_sums((1, 2))(tf.constant([0, 1, 2]), tf.zeros([3, 5]), tf.ones([3]))
+    assert float(sums["top1"]) == 1.0 and float(sums["top2"]) == 2.0  # ties broken by index
