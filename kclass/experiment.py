@@ -21,6 +21,7 @@ from kclass.errors import ConfigError
 
 
 THRESHOLDS_FILE = "thresholds.json"
+PRECISIONS = ("fp32", "mixed_bfloat16", "mixed_float16")
 
 
 @dataclasses.dataclass
@@ -40,6 +41,7 @@ class Experiment:
     pretrained: Optional[str] = None
     model_kwargs: Dict[str, Any] = dataclasses.field(default_factory=dict)
     sync_bn: bool = False
+    precision: str = "fp32"  # fp32 | mixed_bfloat16 | mixed_float16 (loss scaling); heads stay float32
     multilabel: bool = False  # lists `path<TAB>0,1,...`; sigmoid BCE, mAP/AUC, per-class thresholds
     label_smoothing: float = 0.0
     pos_weight: Optional[Sequence[float]] = None  # multi-label: weight of positives per class [C]
@@ -59,9 +61,16 @@ def build_model(exp: Experiment, load_pretrained: bool = True):
     worker, and every re-run, starts from the same weights.
     """
     keras.utils.set_random_seed(exp.seed)
-    model = models.build(exp.model, num_classes=exp.num_classes,
-                         input_shape=(exp.image_size, exp.image_size, 3), sync_bn=exp.sync_bn,
-                         **exp.model_kwargs)
+    if exp.precision not in PRECISIONS:
+        raise ConfigError(f"precision {exp.precision!r}: expected one of {', '.join(PRECISIONS)}")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32" if exp.precision == "fp32" else exp.precision)
+    try:  # layers capture the policy when built; the global one is restored for whoever runs next
+        model = models.build(exp.model, num_classes=exp.num_classes,
+                             input_shape=(exp.image_size, exp.image_size, 3), sync_bn=exp.sync_bn,
+                             **exp.model_kwargs)
+    finally:
+        keras.config.set_dtype_policy(previous)
     if load_pretrained and exp.pretrained:
         load_weights(model, exp.pretrained)
     return model
@@ -116,6 +125,8 @@ def make_trainer(exp: Experiment, strategy, steps_per_epoch: int, model=None) ->
         schedule = optim.build_schedule(exp.optimizer, exp.batch_size, steps_per_epoch, exp.epochs)
         optimizer = optim.build_optimizer(exp.optimizer, schedule,
                                           l2_exclude=getattr(model, "l2_exclude", None))
+        if exp.precision == "mixed_float16":  # float16 gradients underflow without loss scaling
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     loop = LoopConfig(epochs=exp.epochs, steps_per_epoch=steps_per_epoch, global_batch=exp.batch_size,
                       steps_per_loop=exp.steps_per_loop, checkpoint_every_steps=exp.checkpoint_every_steps,
                       keep_checkpoints=exp.keep_checkpoints, best_metric=exp.best_metric, verbose=exp.verbose)

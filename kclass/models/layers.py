@@ -52,8 +52,11 @@ def conv_bn(x, filters, kernel_size, strides=1, act=None, name=None, sync_bn=Fal
 
 
 def classifier(x, num_classes, name="fc"):
-    """Paddle's Linear init: weight Uniform(+-1/sqrt(fan_in)), bias zero."""
+    """Paddle's Linear init: weight Uniform(+-1/sqrt(fan_in)), bias zero.
+
+    Computed in float32 under mixed precision: logits feed the losses and softmax directly.
+    """
     fan_in = x.shape[-1]
     bound = 1.0 / fan_in ** 0.5
     return layers.Dense(num_classes, kernel_initializer=keras.initializers.RandomUniform(-bound, bound),
-                        name=name)(x)
+                        dtype="float32", name=name)(x)
