@@ -3,6 +3,7 @@
 Trains (or resumes) a recipe; the run directory holds checkpoints, best_model, logs and configs.
 """
 
+import dataclasses
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ INFO/WARNING noise off the console
@@ -16,6 +17,8 @@ flags.DEFINE_enum("strategy", "auto", ["auto", "one_device", "mirrored", "multi_
                   "tf.distribute strategy; auto: all GPUs, else one device; multi_worker with TF_CONFIG.")
 flags.DEFINE_string("gpus", None, "GPUs to use, e.g. 0,1,2,3 (Paddle's --gpus).")
 flags.DEFINE_integer("cpu_devices", None, "Split the CPU into N logical devices (tests, CPU users).")
+flags.DEFINE_enum("precision", None, ["fp32", "mixed_bfloat16", "mixed_float16"],
+                  "Overrides the recipe's Experiment.precision (classifier and losses stay float32).")
 flags.DEFINE_bool("deterministic", False, "Bit-reproducible runs (TF op determinism); somewhat slower.")
 FLAGS = flags.FLAGS
 
@@ -36,6 +39,8 @@ def main(argv):
             import tensorflow as tf
             tf.config.experimental.enable_op_determinism()
         exp = configurables.Experiment()
+        if FLAGS.precision:
+            exp = dataclasses.replace(exp, precision=FLAGS.precision)
         if is_chief(strategy):
             os.makedirs(exp.model_dir, exist_ok=True)
             from kclass.engine.checkpoints import atomic_write_text

@@ -50,6 +50,11 @@ def _sums_to_metrics(sums: Dict[str, float], prefix_count="count") -> Dict[str, 
     return {k: v / count for k, v in sums.items()}
 
 
+def weights_checksum(model) -> float:
+    """Sum of |w| over the trainable weights, in float64: equal on workers that stayed in sync."""
+    return float(sum(np.abs(np.asarray(v, np.float64)).sum() for v in model.trainable_weights))
+
+
 class Evaluator:
     """Metrics over a padded eval set (weight-0 rows are padding), reduced over replicas and workers."""
 
@@ -218,6 +223,9 @@ class Trainer:
         if writers:
             for w in writers.values():
                 w.flush()
+        if loop.verbose:  # every worker: replicas that disagree show at a glance
+            print(f"worker {task_id(self.strategy)} finished at step {step}, "
+                  f"weights checksum {weights_checksum(self.model):.6f}", flush=True)
         return last_eval
 
     # ---- helpers --------------------------------------------------------------------------------
