@@ -2,6 +2,7 @@
 
 Single-label line: `relative/path label_id`; multi-label line: `relative/path<TAB>0,1,0,...`.
 Every bad line is reported (not just the first) as `list.txt:LINE: what`, before any training.
+Distillation lists (`allow_unlabeled=True`) may also hold `path`-only lines: their label is UNLABELED.
 """
 
 import dataclasses
@@ -13,6 +14,7 @@ import numpy as np
 from kclass.errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+UNLABELED = -1  # label of a `path`-only line; losses that use labels mask it
 _MAX_REPORTED = 20
 
 
@@ -36,8 +38,14 @@ def _raise_if_errors(errors, source):
 
 
 def read_list(list_file: str, data_root: Optional[str], num_classes: int, multilabel: bool = False,
-              check_files: bool = True) -> Samples:
-    """Reads and validates a PaddleClas list file; paths are relative to `data_root` (default: its folder)."""
+              check_files: bool = True, allow_unlabeled: bool = False) -> Samples:
+    """Reads and validates a PaddleClas list file; paths are relative to `data_root` (default: its folder).
+
+    `allow_unlabeled` (single-label only): a line that is just a path, or whose whole text names an
+    existing image (a path with spaces), gets the label UNLABELED instead of an error.
+    """
+    if allow_unlabeled and multilabel:
+        raise DataError(f"{list_file}: unlabelled lines are supported in single-label lists only")
     if not os.path.isfile(list_file):
         raise DataError(f"{list_file}: list file not found")
     root = data_root if data_root is not None else os.path.dirname(os.path.abspath(list_file))
@@ -64,6 +72,8 @@ def read_list(list_file: str, data_root: Optional[str], num_classes: int, multil
                 errors.append(f"{where}: label flags must be 0 or 1, got {parts[1].strip()[:80]!r}")
                 continue
             label = np.array([float(x) for x in flags], np.float32)
+        elif allow_unlabeled and (len(line.split()) == 1 or os.path.isfile(os.path.join(root, line))):
+            rel, label = line, UNLABELED
         else:
             parts = line.rsplit(None, 1)
             if len(parts) != 2:
@@ -113,11 +123,12 @@ def read_folder(folder: str, num_classes: Optional[int] = None) -> Samples:
     return Samples(paths, np.array(labels, np.int64), folder)
 
 
-def read_samples(source: str, data_root: Optional[str], num_classes: int, multilabel: bool = False) -> Samples:
+def read_samples(source: str, data_root: Optional[str], num_classes: int, multilabel: bool = False,
+                 allow_unlabeled: bool = False) -> Samples:
     """A list file or, when `source` is a directory, a class-per-folder tree."""
     if os.path.isdir(source):
         return read_folder(source, num_classes)
-    return read_list(source, data_root, num_classes, multilabel)
+    return read_list(source, data_root, num_classes, multilabel, allow_unlabeled=allow_unlabeled)
 
 
 def read_label_names(path: Optional[str]) -> Optional[List[str]]:
