@@ -1,10 +1,12 @@
 """Models: `build(name, num_classes=..., input_shape=...)` over a registry of PaddleClas names.
 
 `no_decay_variables(model)` lists the variables PaddleClas exempts from L2 decay (MobileNetV3's
-BN scale/offset; nothing for ResNet_vd); `decayed_variables(model)` is the complement.
+BN scale/offset; nothing for ResNet_vd); `decayed_variables(model)` is the complement, and
+`l2_exclude_fn(model)` the same rule as the predicate the optimizer takes (MobileNetV3 models carry
+it as `model.l2_exclude`).
 """
 
 from kclass.models import mobilenet_v3  # noqa: F401  (registers MobileNetV3 large/small)
 from kclass.models import resnet_vd  # noqa: F401  (registers the ResNet_vd family)
-from kclass.models.decay import decayed_variables, no_decay_variables  # noqa: F401
+from kclass.models.decay import decayed_variables, l2_exclude_fn, no_decay_variables  # noqa: F401
 from kclass.models.registry import build, list_models, register_model  # noqa: F401

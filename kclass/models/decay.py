@@ -5,6 +5,9 @@ decays every parameter, BN and biases included. A model built by `kclass.models.
 rule applies in its `no_decay_policy` attribute ("batch_norm" or absent); models restored from a
 Keras config lose attributes, so a model named `MobileNetV3*` gets the MV3 rule too. Nested models
 (e.g. a distiller's teacher and student) are each judged by their own policy.
+
+MobileNetV3 models also carry `model.l2_exclude`, the predicate `l2_exclude_fn(model)` that the
+engine hands to the optimizer (`kclass.optim.build_optimizer(..., l2_exclude=...)`).
 """
 
 import keras
@@ -44,3 +47,12 @@ def decayed_variables(model: keras.Model) -> list:
     """`model.trainable_variables` minus `no_decay_variables(model)`, in model order."""
     skip = {id(v) for v in no_decay_variables(model)}
     return [v for v in model.trainable_variables if id(v) not in skip]
+
+
+def l2_exclude_fn(model: keras.Model):
+    """Predicate `var -> bool` for `no_decay_variables(model)`, the form kclass.optim takes.
+
+    Matches by variable path (`blocks_0_expand_conv_bn/gamma`), which distribution wrappers keep.
+    """
+    paths = frozenset(v.path for v in no_decay_variables(model))
+    return lambda variable: getattr(variable, "path", None) in paths

@@ -14,6 +14,7 @@ import math
 import keras
 from keras import layers, ops
 
+from kclass.models.decay import l2_exclude_fn
 from kclass.models.layers import batch_norm, conv_bn, symmetric_conv
 from kclass.models.registry import register_model
 
@@ -145,6 +146,7 @@ def mobilenet_v3(size, tag, num_classes=1000, input_shape=(224, 224, 3), sync_bn
     outputs = layers.Dense(num_classes, name="fc")(x)
     model = keras.Model(inputs, outputs, name=name or f"MobileNetV3_{size}_{tag}")
     model.no_decay_policy = NO_DECAY_POLICY
+    model.l2_exclude = l2_exclude_fn(model)
     return model
 
 

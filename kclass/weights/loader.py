@@ -9,6 +9,7 @@ warning line naming it and keeps its fresh initialisation; any other missing, ex
 tensor is a WeightsError naming it, and the model is left unchanged.
 """
 
+import gc
 import logging
 import os
 import warnings
@@ -87,8 +88,9 @@ def load_pdparams(model: keras.Model, path: str) -> LoadResult:
     """Maps a PaddleClas state dict onto `model` (ResNet_vd or MobileNetV3), all or nothing."""
     state = read_pdparams(path)
     slots = mapping.slots(model)
-    style = max(mapping.STYLES, key=lambda s: sum(slot.names[s] in state for slot in slots))
-    if not any(slot.names[style] in state for slot in slots):
+    body = [slot for slot in slots if not slot.classifier]
+    style = max(mapping.STYLES, key=lambda s: sum(slot.names[s] in state for slot in body))
+    if not any(slot.names[style] in state for slot in body):
         example = ", ".join(sorted(state)[:3]) or "nothing"
         raise WeightsError(f"{path}: none of its tensors ({example}, ...) belong to {model.name!r}; "
                            "is it the file of another architecture?")
@@ -144,44 +146,61 @@ def _warn_classifier(path, names, file_classes, model_classes):
 
 
 def _load_keras(model: keras.Model, path: str, kind: str) -> LoadResult:
-    before = model.get_weights()
-    try:
-        _restore(model, path, kind)
-        return LoadResult(kind, path)
-    except Exception as e:  # shape or structure mismatch: leave the model as it was
-        model.set_weights(before)
-        error = e
     head = mapping.classifier_layer(model)
-    classes = _stored_classes(path, kind, head)
-    if classes is None or classes == head.units:
-        raise WeightsError(f"{path} does not fit {model.name!r}: {_short(error)}") from None
-    # Same architecture with another head: load into a twin built for the file's class count,
-    # then copy everything but the head.
-    twin = _twin(model, head.name, classes)
-    try:
-        _restore(twin, path, kind)
-    except Exception as e:
-        raise WeightsError(f"{path} does not fit {model.name!r} even with a {classes}-class "
-                           f"classifier: {_short(e)}") from None
+    classes = _stored_classes(path, kind, head) or head.units
+    if kind == "h5" and classes == head.units:
+        # The common case loads in place; Keras assigns layer by layer, so undo a partial load.
+        before = model.get_weights()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # one warning per container of a mismatching file
+                model.load_weights(path)
+            return LoadResult(kind, path)
+        except Exception as e:  # noqa: BLE001  reported as a WeightsError
+            model.set_weights(before)
+            raise WeightsError(f"{path} does not fit {model.name!r}: {_short(e)}") from None
+    # Otherwise restore into a twin of `model` (its head sized for the file) and copy: a failed
+    # tf.train restore leaves deferred state and hundreds of warnings in whatever it touched.
+    twin, message = _restored_twin(model, head.name, classes, path, kind)
+    if twin is None:
+        extra = f" (with a {classes}-class classifier)" if classes != head.units else ""
+        raise WeightsError(f"{path} does not fit {model.name!r}{extra}: {message}")
     for layer in model.layers:
-        if layer is not head and layer.weights:
+        if layer.weights and (layer is not head or classes == head.units):
             layer.set_weights(twin.get_layer(layer.name).get_weights())
-    skipped = [v.path for v in head.weights]
+    if classes == head.units:
+        return LoadResult(kind, path)
     _warn_classifier(path, [head.name], classes, head.units)
-    return LoadResult(kind, path, skipped)
+    return LoadResult(kind, path, [v.path for v in head.weights])
 
 
-def _restore(model, path, kind):
-    if kind == "h5":
-        with warnings.catch_warnings():
-            # Keras warns per container while it walks a mismatching file; the error says it all.
-            warnings.simplefilter("ignore")
-            model.load_weights(path)
-        return
+def _restored_twin(model, head_name, classes, path, kind):
+    """(twin of `model` with `path` loaded, None), or (None, the error as one line)."""
     import tensorflow as tf
 
-    status = tf.train.Checkpoint(model=model).restore(path).expect_partial()
-    status.assert_existing_objects_matched()
+    logger = tf.get_logger()
+    level = logger.level
+    # A failed checkpoint restore leaves a reader whose finaliser logs one line per unmatched
+    # value; it dies with the twin, inside this quiet window. The returned error says it all.
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            twin = _twin(model, head_name, classes)
+            try:
+                if kind == "h5":
+                    twin.load_weights(path)
+                else:
+                    status = tf.train.Checkpoint(model=twin).restore(path).expect_partial()
+                    status.assert_existing_objects_matched()
+                return twin, None
+            except Exception as e:  # noqa: BLE001  any mismatch is reported, not raised
+                message = _short(e)
+            del twin
+            gc.collect()
+            return None, message
+    finally:
+        logger.setLevel(level)
 
 
 def _stored_classes(path, kind, head):

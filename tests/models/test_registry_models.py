@@ -1,0 +1,60 @@
+"""Every registered model builds at 32x32, runs, and has PaddleClas's exact parameter counts."""
+
+import numpy as np
+import pytest
+
+import kclass.models as km
+
+# (trainable, total incl. BN running statistics) for (100, 1000) classes, measured with the real
+# PaddleClas (pip paddleclas 2.6.0, paddlepaddle 2.6.2; ppcls legendary_models) at class_num=100/1000.
+# ResNet50_vd 100 classes = 23.73M and MobileNetV3_large_x1_0 = 4.33M match RECIPES.md.
+PADDLECLAS_PARAMS = {
+    "ResNet18_vd": ((11251268, 11261124), (11712968, 11722824)),
+    "ResNet34_vd": ((21359428, 21376708), (21821128, 21838408)),
+    "ResNet50_vd": ((23732164, 23785412), (25576264, 25629512)),
+    "ResNet101_vd": ((42724292, 42829764), (44568392, 44673864)),
+    "ResNet152_vd": ((58367940, 58519492), (60212040, 60363592)),
+    "ResNet200_vd": ((72894404, 73088964), (74738504, 74933064)),
+    "MobileNetV3_large_x0_35": ((951428, 960020), (2104328, 2112920)),
+    "MobileNetV3_large_x0_5": ((1520522, 1532890), (2673422, 2685790)),
+    "MobileNetV3_large_x0_75": ((2759348, 2777796), (3912248, 3930696)),
+    "MobileNetV3_large_x1_0": ((4327306, 4351738), (5480206, 5504638)),
+    "MobileNetV3_large_x1_25": ((6290408, 6321048), (7443308, 7473948)),
+    "MobileNetV3_small_x0_35": ((513054, 517326), (1665954, 1670226)),
+    "MobileNetV3_small_x0_5": ((749636, 755796), (1902536, 1908696)),
+    "MobileNetV3_small_x0_75": ((1222206, 1231438), (2375106, 2384338)),
+    "MobileNetV3_small_x1_0": ((1787058, 1799202), (2939958, 2952102)),
+    "MobileNetV3_small_x1_25": ((2474470, 2489750), (3627370, 3642650)),
+}
+
+
+def _counts(model):
+    return sum(int(np.prod(v.shape)) for v in model.trainable_variables), model.count_params()
+
+
+def test_every_registered_model_is_checked():
+    assert sorted(PADDLECLAS_PARAMS) == km.list_models()
+
+
+@pytest.mark.parametrize("name", sorted(PADDLECLAS_PARAMS))
+def test_builds_runs_and_counts_like_paddleclas(name):
+    model = km.build(name, num_classes=100, input_shape=(32, 32, 3))
+    logits = model(np.random.default_rng(0).standard_normal((2, 32, 32, 3)).astype("float32"))
+    assert logits.shape == (2, 100) and np.isfinite(np.asarray(logits)).all()
+    assert _counts(model) == PADDLECLAS_PARAMS[name][0]
+    # Only the classifier depends on the class count: fan_in * C weights + C biases.
+    fan_in = model.get_layer("fc").kernel.shape[0]
+    trainable, total = PADDLECLAS_PARAMS[name][1]
+    extra = 900 * (fan_in + 1)
+    assert (trainable - extra, total - extra) == PADDLECLAS_PARAMS[name][0]
+
+
+@pytest.mark.parametrize("name", ["ResNet18_vd", "MobileNetV3_small_x0_35"])
+def test_thousand_class_build(name):
+    model = km.build(name, num_classes=1000, input_shape=(32, 32, 3))
+    assert _counts(model) == PADDLECLAS_PARAMS[name][1]
+
+
+def test_default_input_is_224():
+    model = km.build("MobileNetV3_small_x0_35", num_classes=5)
+    assert model.input_shape == (None, 224, 224, 3) and model.output_shape == (None, 5)
