@@ -153,8 +153,9 @@ def tensor_to_array(proto) -> np.ndarray:
     return tf.make_ndarray(proto)
 
 
-def _text(array: np.ndarray) -> np.ndarray:
-    if array.dtype == object:
+def _text(name: str, array: np.ndarray) -> np.ndarray:
+    """Strings as `str`, except outputs named `*_bytes` (binary, as TF-Serving's REST API has it)."""
+    if array.dtype == object and not name.endswith("_bytes"):
         return np.vectorize(lambda v: v.decode("utf-8", "replace") if isinstance(v, bytes) else v,
                             otypes=[object])(array) if array.size else array
     return array
@@ -251,7 +252,7 @@ class GrpcClient(Client):
         e = self.endpoint
         request = predict_request(e.model, inputs, signature, e.version, e.label)
         response = self._call(self._predict_stub.Predict, request, "Predict")
-        return {name: _text(tensor_to_array(t)) for name, t in response.outputs.items()}
+        return {name: _text(name, tensor_to_array(t)) for name, t in response.outputs.items()}
 
     def _status(self):
         from tensorflow_serving.apis import get_model_status_pb2
