@@ -1,0 +1,80 @@
+"""python -m kclass.predict (--saved_model DIR | --gin_file F --weights W | --server URL)
+                          (--image I ... | --folder D | --list L [--data_root R]) [--json]
+
+Classifies images with an exported SavedModel (a version directory or the model's base directory),
+a recipe's weights, or a model served by TF-Serving (grpc://HOST:8500/NAME, http://HOST:8501/NAME,
+optionally /versions/N or /labels/L). All three print the same: top-k names and probabilities
+(single-label) or the labels at or above their thresholds with scores (multi-label). A bad image is
+reported on its line and the others go on; the exit status is then 2.
+"""
+
+import json
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags, logging  # noqa: E402
+
+from kclass import cli  # noqa: E402
+
+cli.define_gin_flags()
+flags.DEFINE_string("saved_model", None, "Exported model: serving/models/NAME or serving/models/NAME/<version>.")
+flags.DEFINE_string("weights", None, "With --gin_file: best_model/ dir, checkpoint, .weights.h5 or .pdparams.")
+flags.DEFINE_string("server", None, "TF-Serving model URL: grpc://HOST:8500/NAME or http://HOST:8501/NAME.")
+flags.DEFINE_multi_string("image", [], "Image file(s).")
+flags.DEFINE_string("folder", None, "Folder of images (searched recursively).")
+flags.DEFINE_string("list", None, "PaddleClas list file (`path [label]` lines; labels are ignored).")
+flags.DEFINE_string("data_root", None, "Root of the --list paths (default: the list's folder).")
+flags.DEFINE_integer("batch_size", 32, "Images per request.")
+flags.DEFINE_integer("top_k", None, "Show at most K classes (single-label).")
+flags.DEFINE_float("timeout", 30.0, "--server: seconds per request.")
+flags.DEFINE_bool("json", False, "Print one JSON object on the last line.")
+FLAGS = flags.FLAGS
+
+
+def _predictor():
+    from kclass import predictors
+    from kclass.errors import ConfigError
+
+    sources = [s for s in ("saved_model", "gin_file", "server") if getattr(FLAGS, s)]
+    if len(sources) != 1:
+        raise ConfigError("give exactly one model: --saved_model DIR, --gin_file F --weights W, or --server URL")
+    if FLAGS.server:
+        return predictors.RemotePredictor(FLAGS.server, timeout=FLAGS.timeout)
+    if FLAGS.saved_model:
+        return predictors.SavedModelPredictor(FLAGS.saved_model)
+    if not FLAGS.weights:
+        raise ConfigError("--gin_file needs --weights (a run's best_model/ directory, a checkpoint, ...)")
+    cli.parse_gin(FLAGS.gin_file, FLAGS.gin_param, FLAGS.model_dir)
+    from kclass import configurables
+    return predictors.ModulePredictor(configurables.Experiment(), FLAGS.weights, top_k=FLAGS.top_k)
+
+
+def main(argv):
+    del argv
+    logging.set_verbosity(logging.WARNING)
+
+    def run():
+        from kclass import predictors
+        from kclass.errors import UserError
+
+        paths = predictors.collect_images(FLAGS.image, FLAGS.folder, FLAGS.list, FLAGS.data_root)
+        predictor = _predictor()
+        try:
+            results = predictors.predict_files(predictor, paths, FLAGS.batch_size, FLAGS.top_k)
+        finally:
+            predictor.close()
+        for result in results:
+            if not FLAGS.json:
+                print(predictors.format_result(result))
+        if FLAGS.json:
+            print(json.dumps({"model": predictor.description, "results": results}))
+        failed = sum("error" in r for r in results)
+        if failed:
+            raise UserError(f"{failed} of {len(results)} images could not be classified (see their lines)")
+
+    cli.run_main(run)
+
+
+if __name__ == "__main__":
+    app.run(main)

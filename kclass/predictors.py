@@ -1,0 +1,205 @@
+"""Where predictions come from (a SavedModel, a recipe + weights, a TF-Serving URL) and how they read.
+
+Every predictor maps encoded images to the outputs of the exported `serving_default` signature, so
+local and remote predictions are the same numbers printed the same way:
+single-label `probabilities` [N, C], `top_k_classes` [N, k], `top_k_names` [N, k];
+multi-label `scores` [N, C], `labels` [N, C] (0/1), `label_names` [N, C].
+"""
+
+import os
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from kclass.data.lists import IMAGE_EXTENSIONS
+from kclass.errors import DataError, UserError
+
+
+class Predictor:
+    """`predict(images: list of encoded bytes) -> {output name: numpy [N, ...]}` (text as str)."""
+    description = ""
+
+    def predict(self, images: List[bytes]) -> Dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def close(self):
+        pass
+
+
+def _text(array):
+    if array.dtype == object:
+        return np.vectorize(lambda v: v.decode("utf-8", "replace") if isinstance(v, bytes) else v,
+                            otypes=[object])(array) if array.size else array
+    return array
+
+
+def resolve_saved_model(path: str) -> str:
+    """A version directory, or a model base directory (its highest version)."""
+    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        return path
+    if os.path.isdir(path):
+        versions = sorted(int(d) for d in os.listdir(path) if d.isdigit()
+                          and os.path.isfile(os.path.join(path, d, "saved_model.pb")))
+        if versions:
+            return os.path.join(path, str(versions[-1]))
+    raise UserError(f"--saved_model {path}: no saved_model.pb there nor in a numbered version directory below")
+
+
+class SavedModelPredictor(Predictor):
+    """An exported version, run in-process by TensorFlow."""
+
+    def __init__(self, path: str):
+        import tensorflow as tf
+
+        self.path = resolve_saved_model(path)
+        self.description = f"SavedModel {self.path}"
+        self._tf = tf
+        self._signature = tf.saved_model.load(self.path).signatures["serving_default"]
+
+    def predict(self, images):
+        outputs = self._signature(images=self._tf.constant(list(images), self._tf.string))
+        return {k: _text(v.numpy()) for k, v in outputs.items()}
+
+
+class ModulePredictor(Predictor):
+    """A recipe's model with `weights`, wrapped exactly as `kclass.export` would export it."""
+
+    def __init__(self, exp, weights: Optional[str], top_k: Optional[int] = None):
+        import tensorflow as tf
+
+        from kclass.export_lib.commands import build_serving_module
+
+        self._tf = tf
+        self.module = build_serving_module(exp, weights, top_k=top_k)
+        self.description = f"{exp.model} with {weights}"
+
+    def predict(self, images):
+        outputs = self.module.serve(self._tf.constant(list(images), self._tf.string))
+        return {k: _text(v.numpy()) for k, v in outputs.items()}
+
+
+class RemotePredictor(Predictor):
+    """A model served by TF-Serving (gRPC or REST URL, see kclass.serving)."""
+
+    def __init__(self, url: str, timeout: float = 30.0, retries: int = 2):
+        from kclass import serving
+
+        self.client = serving.connect(url, timeout=timeout, retries=retries)
+        self.description = f"TF-Serving {self.client.endpoint.url}"
+
+    def predict(self, images):
+        return self.client.predict(list(images))
+
+    def close(self):
+        self.client.close()
+
+
+def bad_input_message(error: Exception) -> Optional[str]:
+    """The one-line message when `error` means "this image is bad" (INVALID_ARGUMENT), else None."""
+    from kclass import serving
+
+    if isinstance(error, serving.ServingError):
+        return f"{error.code}: {error.message}" if error.code == "INVALID_ARGUMENT" else None
+    try:
+        import tensorflow as tf
+    except ImportError:  # pragma: no cover
+        return None
+    if isinstance(error, tf.errors.InvalidArgumentError):
+        return f"INVALID_ARGUMENT: {serving.clean_message(error.message)}"
+    return None
+
+
+def collect_images(images: Sequence[str] = (), folder: Optional[str] = None, list_file: Optional[str] = None,
+                   data_root: Optional[str] = None) -> List[str]:
+    """Paths from --image, --folder (recursive, sorted) and --list (PaddleClas list; labels ignored)."""
+    paths = list(images)
+    if folder:
+        if not os.path.isdir(folder):
+            raise DataError(f"--folder {folder}: not a directory")
+        for top, dirs, files in os.walk(folder):
+            dirs.sort()
+            paths += [os.path.join(top, f) for f in sorted(files) if f.lower().endswith(IMAGE_EXTENSIONS)]
+    if list_file:
+        if not os.path.isfile(list_file):
+            raise DataError(f"--list {list_file}: list file not found")
+        root = data_root if data_root is not None else os.path.dirname(os.path.abspath(list_file))
+        with open(list_file, encoding="utf-8-sig") as f:
+            for line in f.read().splitlines():
+                line = line.strip()
+                if not line:
+                    continue
+                if "\t" in line:  # multi-label: path<TAB>flags
+                    line = line.split("\t", 1)[0]
+                else:
+                    parts = line.rsplit(None, 1)
+                    if len(parts) == 2 and parts[1].lstrip("-").isdigit():
+                        line = parts[0]
+                paths.append(os.path.join(root, line))
+    if not paths:
+        raise DataError("no images: give --image, --folder or --list"
+                        + (f" ({folder} holds no {', '.join(IMAGE_EXTENSIONS)} files)" if folder else ""))
+    return paths
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read(), None
+    except OSError as e:
+        return None, f"cannot read: {e.strerror or e}"
+
+
+def predict_files(predictor: Predictor, paths: Sequence[str], batch_size: int = 32,
+                  top_k: Optional[int] = None) -> List[dict]:
+    """One result dict per path, in order; a bad image gets {"image", "error"} and the rest go on.
+
+    A batch refused as INVALID_ARGUMENT is re-run one image at a time to find the culprit(s); any
+    other failure (server down, model missing) raises.
+    """
+    results = []
+    for start in range(0, len(paths), batch_size):
+        chunk = list(paths[start:start + batch_size])
+        loaded = [(p,) + _read(p) for p in chunk]
+        good = [(p, data) for p, data, err in loaded if err is None]
+        by_path = {p: {"image": p, "error": err} for p, _, err in loaded if err is not None}
+        try:
+            outputs = predictor.predict([d for _, d in good]) if good else None
+            for i, (p, _) in enumerate(good):
+                by_path[p] = dict(image=p, **_row(outputs, i, top_k))
+        except Exception as e:  # noqa: BLE001  (only bad-input errors are handled; others re-raised)
+            if bad_input_message(e) is None:
+                raise
+            for p, data in good:
+                try:
+                    by_path[p] = dict(image=p, **_row(predictor.predict([data]), 0, top_k))
+                except Exception as single:  # noqa: BLE001
+                    message = bad_input_message(single)
+                    if message is None:
+                        raise
+                    by_path[p] = {"image": p, "error": message}
+        results += [by_path[p] for p in chunk]
+    return results
+
+
+def _row(outputs, i, top_k=None):
+    if "scores" in outputs:
+        scores = outputs["scores"][i]
+        names = outputs["label_names"][i]
+        picked = np.flatnonzero(outputs["labels"][i])
+        picked = picked[np.argsort(-scores[picked], kind="stable")]
+        return {"labels": [{"class_id": int(c), "name": str(names[c]), "score": float(scores[c])} for c in picked]}
+    probabilities = outputs["probabilities"][i]
+    classes = outputs["top_k_classes"][i][:top_k]
+    names = outputs["top_k_names"][i]
+    return {"top_k": [{"class_id": int(c), "name": str(n), "probability": float(probabilities[c])}
+                      for c, n in zip(classes, names)]}
+
+
+def format_result(result: dict) -> str:
+    """`path  name 0.9312  name 0.0401` (top-k, or the labels at or above their thresholds)."""
+    if "error" in result:
+        return f"{result['image']}  error: {result['error']}"
+    if "labels" in result:
+        found = "  ".join(f"{r['name']} {r['score']:.4f}" for r in result["labels"])
+        return f"{result['image']}  {found or '(no label at or above its threshold)'}"
+    return f"{result['image']}  " + "  ".join(f"{r['name']} {r['probability']:.4f}" for r in result["top_k"])
