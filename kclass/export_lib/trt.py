@@ -74,14 +74,15 @@ def convert(saved_model_dir: str, output_dir: str, precision: str,
         converter.convert(calibration_input_fn=calibration_input_fn)
     else:
         converter.convert()
-    sample = images[:1] or None
+    from kclass.export_lib.saved_model import warmup_images
+
+    # Any encoded image will do: preprocessing fixes the network's input size.
+    sample = images[:1] or warmup_images(32)[:1]
 
     def build_input_fn():
         for n in (1, max_batch):
-            if sample:
-                yield (tf.constant(np.array(sample * n, dtype=object)),)
-    if sample:
-        converter.build(input_fn=build_input_fn)
+            yield (tf.constant(np.array(sample * n, dtype=object)),)
+    converter.build(input_fn=build_input_fn)
     converter.save(output_dir)
     return {"trt": precision}
 
