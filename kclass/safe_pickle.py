@@ -33,5 +33,5 @@ class _Unpickler(pickle.Unpickler):
 
 
 def load(fileobj, encoding="ASCII"):
-    """Like `pickle.load(fileobj, encoding=...)`, refusing every global but ALLOWED."""
+    """pickle's `load(fileobj, encoding=...)`, refusing every global but ALLOWED."""
     return _Unpickler(fileobj, encoding=encoding).load()

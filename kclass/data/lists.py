@@ -14,6 +14,9 @@ import numpy as np
 from kclass.errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+# First bytes of the formats tf.io.decode_image reads: a cheap pre-flight that catches empty and
+# non-image files with their list line, before any training step.
+_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"GIF87a", b"GIF89a")
 UNLABELED = -1  # label of a `path`-only line; losses that use labels mask it
 _MAX_REPORTED = 20
 
@@ -53,7 +56,8 @@ def read_list(list_file: str, data_root: Optional[str], num_classes: int, multil
         raise DataError(f"{root}: dataset root not found (given with list {list_file})")
     with open(list_file, "r", encoding="utf-8-sig") as f:  # utf-8-sig: tolerate a BOM
         lines = f.read().splitlines()
-    paths, labels, errors = [], [], []
+    paths, labels, errors, seen = [], [], [], {}
+    real_root = os.path.realpath(root)
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
         if not line:
@@ -89,9 +93,18 @@ def read_list(list_file: str, data_root: Optional[str], num_classes: int, multil
                 errors.append(f"{where}: label {label} out of range [0, {num_classes}) for NUM_CLASSES={num_classes}")
                 continue
         path = os.path.normpath(os.path.join(root, rel))
-        if check_files and not os.path.isfile(path):
-            errors.append(f"{where}: image not found: {path}")
+        if os.path.isabs(rel) or not os.path.realpath(path).startswith(real_root + os.sep):
+            errors.append(f"{where}: path {rel!r} leaves the dataset root {root}")
             continue
+        if rel in seen:
+            errors.append(f"{where}: duplicate of line {seen[rel]} ({rel})")
+            continue
+        seen[rel] = number
+        if check_files:
+            problem = _file_problem(path)
+            if problem:
+                errors.append(f"{where}: {problem}: {path}")
+                continue
         paths.append(path)
         labels.append(label)
     _raise_if_errors(errors, list_file)
@@ -101,6 +114,22 @@ def read_list(list_file: str, data_root: Optional[str], num_classes: int, multil
     shape = (0, num_classes) if multilabel else (0,)
     array = np.stack(labels).astype(dtype) if labels else np.zeros(shape, dtype)
     return Samples(paths, array, list_file)
+
+
+def _file_problem(path):
+    """Why `path` cannot be an image (missing, empty, not JPEG/PNG/BMP/GIF), or None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except FileNotFoundError:
+        return "image not found"
+    except OSError as e:
+        return f"unreadable ({e.strerror})"
+    if not head:
+        return "empty file (0 bytes)"
+    if not head.startswith(_MAGIC):
+        return "not a JPEG/PNG/BMP/GIF image"
+    return None
 
 
 def read_folder(folder: str, num_classes: Optional[int] = None) -> Samples:

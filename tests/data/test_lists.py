@@ -9,7 +9,7 @@ from kclass.errors import DataError
 
 def _tree(tmp_path, names=("a.png", "b.png", "c.png")):
     for name in names:
-        (tmp_path / name).write_bytes(b"x")
+        (tmp_path / name).write_bytes(b"\x89PNG\r\n\x1a\n")  # the magic is all the list check reads
     return tmp_path
 
 
@@ -60,3 +60,28 @@ def test_class_per_folder_tree(tmp_path):
 def test_label_names(tmp_path):
     (tmp_path / "label_list.txt").write_text("0 apple\n1 aquarium fish\n")
     assert lists.read_label_names(str(tmp_path / "label_list.txt")) == ["apple", "aquarium fish"]
+
+
+def test_bad_files_duplicates_and_escapes_are_reported(tmp_path):
+    import tensorflow as tf
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "ok.png").write_bytes(tf.io.encode_png(tf.zeros([2, 2, 3], tf.uint8)).numpy())
+    (root / "empty.jpg").write_bytes(b"")
+    (root / "notes.png").write_text("hello")
+    (tmp_path / "outside.png").write_bytes((root / "ok.png").read_bytes())
+    (root / "list.txt").write_text("ok.png 0\nempty.jpg 0\nnotes.png 1\n../outside.png 1\nok.png 1\n/etc/passwd 0\n")
+    with pytest.raises(DataError) as err:
+        lists.read_list(str(root / "list.txt"), str(root), num_classes=2)
+    text = str(err.value)
+    assert "list.txt:2: empty file (0 bytes)" in text
+    assert "list.txt:3: not a JPEG/PNG/BMP/GIF image" in text
+    assert "list.txt:4: path '../outside.png' leaves the dataset root" in text
+    assert "list.txt:5: duplicate of line 1 (ok.png)" in text
+    assert "list.txt:6: path '/etc/passwd' leaves the dataset root" in text
+
+
+def test_empty_list(tmp_path):
+    (tmp_path / "list.txt").write_text("\n\n")
+    with pytest.raises(DataError, match="list.txt: no images listed"):
+        lists.read_list(str(tmp_path / "list.txt"), str(tmp_path), num_classes=2)
