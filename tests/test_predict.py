@@ -2,7 +2,6 @@
 images from files, folders and lists; bad images reported on their own line."""
 
 import json
-import os
 import shutil
 
 import numpy as np
