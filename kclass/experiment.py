@@ -52,6 +52,15 @@ class Experiment:
     checkpoint_every_steps: Optional[int] = None
     keep_checkpoints: int = 3
     verbose: bool = True
+    # Distillation (SSLD): set `teacher` to train `model` as the student of a frozen teacher. The train
+    # list may then hold unlabelled `path`-only lines; validation, best_model and export are the student's.
+    teacher: Optional[str] = None  # registry name, e.g. 'ResNet50_vd'
+    teacher_weights: Optional[str] = None  # required with a teacher; any format kclass loads
+    teacher_kwargs: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    distill_loss: str = "jsdiv"  # jsdiv (PaddleClas JSDivLoss) | js (Jensen-Shannon) | kl (Hinton, x T^2)
+    distill_temperature: float = 1.0  # kl only
+    hard_label_weight: float = 0.0  # > 0: adds weight * CE on labelled lines (unlabelled ones masked)
+    teacher_bn_frozen: bool = True  # False: PaddleClas's teacher BN in train mode (statistics drift)
 
 
 def build_model(exp: Experiment, load_pretrained: bool = True):
@@ -61,23 +70,51 @@ def build_model(exp: Experiment, load_pretrained: bool = True):
     worker, and every re-run, starts from the same weights.
     """
     keras.utils.set_random_seed(exp.seed)
-    if exp.precision not in PRECISIONS:
-        raise ConfigError(f"precision {exp.precision!r}: expected one of {', '.join(PRECISIONS)}")
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32" if exp.precision == "fp32" else exp.precision)
-    try:  # layers capture the policy when built; the global one is restored for whoever runs next
-        model = models.build(exp.model, num_classes=exp.num_classes,
-                             input_shape=(exp.image_size, exp.image_size, 3), sync_bn=exp.sync_bn,
-                             **exp.model_kwargs)
-    finally:
-        keras.config.set_dtype_policy(previous)
+    model = _build_net(exp, exp.model, exp.sync_bn, exp.model_kwargs)
     if load_pretrained and exp.pretrained:
         load_weights(model, exp.pretrained)
     return model
 
 
+def _build_net(exp, name, sync_bn, kwargs):
+    if exp.precision not in PRECISIONS:
+        raise ConfigError(f"precision {exp.precision!r}: expected one of {', '.join(PRECISIONS)}")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32" if exp.precision == "fp32" else exp.precision)
+    try:  # layers capture the policy when built; the global one is restored for whoever runs next
+        return models.build(name, num_classes=exp.num_classes, input_shape=(exp.image_size, exp.image_size, 3),
+                            sync_bn=sync_bn, **kwargs)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def build_distiller(exp: Experiment, load_pretrained: bool = True):
+    """The student (`build_model`, built first so its init is the same as without a teacher) paired with
+    the frozen `exp.teacher` holding `exp.teacher_weights`, as a Distiller (call inside strategy.scope()).
+    """
+    from kclass.models.distiller import Distiller
+
+    if not exp.teacher_weights:
+        raise ConfigError(f"teacher {exp.teacher!r} has no weights: set Experiment.teacher_weights "
+                          "(TEACHER_WEIGHTS), e.g. the best_model/ of the teacher's run")
+    student = build_model(exp, load_pretrained)
+    # Frozen, so synchronised BN would only add collectives.
+    teacher = _build_net(exp, exp.teacher, False, exp.teacher_kwargs)
+    from kclass import weights  # imported late, as in load_weights
+    result = weights.load_weights(teacher, exp.teacher_weights)
+    if result.skipped:  # the fine-tuning rule would leave a random classifier: useless as a teacher
+        raise ConfigError(f"teacher weights {exp.teacher_weights} have another class count than "
+                          f"NUM_CLASSES={exp.num_classes} (classifier {', '.join(result.skipped)} skipped)")
+    return Distiller(teacher, student, teacher_bn_frozen=exp.teacher_bn_frozen,
+                     name=f"{exp.teacher}_distill_{exp.model}")
+
+
 def load_weights(model, path):
+    """Any weights kclass loads; a distillation run's checkpoint gives its student."""
     from kclass import weights  # imported late: TF-free CLIs stay fast to start
+    from kclass.models.distiller import restore_student
+    if path and restore_student(model, path):
+        return
     weights.load_weights(model, path)
 
 
@@ -86,9 +123,12 @@ def _eval_batch(exp):
 
 
 def read_split(exp: Experiment, cfg: DataConfig) -> lists.Samples:
+    """Samples of `cfg`; a distillation recipe's train split may hold unlabelled lines (label -1)."""
     if cfg is None or not cfg.source:
         raise ConfigError("the recipe has no data source (set TRAIN_LIST / VAL_LIST)")
-    return lists.read_samples(cfg.source, cfg.data_root, exp.num_classes, exp.multilabel)
+    unlabeled = bool(exp.teacher) and cfg is exp.train_data
+    return lists.read_samples(cfg.source, cfg.data_root, exp.num_classes, exp.multilabel,
+                              allow_unlabeled=unlabeled)
 
 
 def make_task(exp: Experiment) -> Task:
@@ -96,7 +136,11 @@ def make_task(exp: Experiment) -> Task:
 
     Multi-label: sigmoid BCE; hamming loss / label accuracy as sums, and mAP, AUC, P/R/F1 exactly
     from the gathered sigmoid scores.
+
+    Distillation: see `distill_task`.
     """
+    if exp.teacher:
+        return distill_task(exp)
     if exp.multilabel:
         return Task(
             loss=lambda labels, logits: losses.sigmoid_cross_entropy(labels, logits, exp.label_smoothing,
@@ -110,6 +154,30 @@ def make_task(exp: Experiment) -> Task:
                 eval_sums=topk, train_sums=None if mixed else topk)
 
 
+def distill_task(exp: Experiment) -> Task:
+    """Training outputs {"student", "teacher"}: `exp.distill_loss` (+ masked hard-label CE), and the
+    train metric `agree` = share of images whose student top-1 is the teacher's (needs no labels).
+    Evaluation outputs are the student's logits: CE and top-k against the validation labels.
+    """
+    if exp.multilabel:
+        raise ConfigError("distillation (Experiment.teacher) is implemented for single-label recipes only")
+    if exp.distill_loss not in losses.DISTILL_LOSSES:
+        raise ConfigError(f"distill_loss {exp.distill_loss!r}: expected one of {', '.join(losses.DISTILL_LOSSES)}")
+
+    def loss(labels, outputs):
+        if isinstance(outputs, dict):
+            return losses.distillation_loss(labels, outputs["student"], outputs["teacher"], exp.distill_loss,
+                                            exp.distill_temperature, exp.hard_label_weight, exp.label_smoothing)
+        return losses.softmax_cross_entropy(labels, outputs, exp.label_smoothing)
+
+    def agree(labels, outputs, weights):
+        same = tf.equal(tf.argmax(outputs["student"], -1), tf.argmax(outputs["teacher"], -1))
+        return {"agree": tf.reduce_sum(tf.cast(same, tf.float32) * weights)}
+
+    topk = metrics.topk_sums((1, exp.topk) if exp.topk > 1 else (1,))
+    return Task(loss=loss, eval_sums=topk, train_sums=agree)
+
+
 def _scalars(report):
     return {k: v for k, v in report.items() if isinstance(v, (int, float))}
 
@@ -121,7 +189,7 @@ def eval_dataset_fn(exp: Experiment, samples: lists.Samples) -> Callable:
 def make_trainer(exp: Experiment, strategy, steps_per_epoch: int, model=None) -> Trainer:
     """Model, schedule and optimizer under `strategy.scope()`, in a Trainer for `exp.model_dir`."""
     with strategy.scope():
-        model = model or build_model(exp)
+        model = model or (build_distiller(exp) if exp.teacher else build_model(exp))
         schedule = optim.build_schedule(exp.optimizer, exp.batch_size, steps_per_epoch, exp.epochs)
         optimizer = optim.build_optimizer(exp.optimizer, schedule,
                                           l2_exclude=getattr(model, "l2_exclude", None))
@@ -130,7 +198,9 @@ def make_trainer(exp: Experiment, strategy, steps_per_epoch: int, model=None) ->
     loop = LoopConfig(epochs=exp.epochs, steps_per_epoch=steps_per_epoch, global_batch=exp.batch_size,
                       steps_per_loop=exp.steps_per_loop, checkpoint_every_steps=exp.checkpoint_every_steps,
                       keep_checkpoints=exp.keep_checkpoints, best_metric=exp.best_metric, verbose=exp.verbose)
-    return Trainer(model, optimizer, make_task(exp), strategy, exp.model_dir, loop)
+    # A distiller's checkpoints hold the pair (resume); best_model holds the student alone.
+    return Trainer(model, optimizer, make_task(exp), strategy, exp.model_dir, loop,
+                   saved_model=getattr(model, "student", None))
 
 
 def train(exp: Experiment, strategy=None) -> Dict[str, float]:
