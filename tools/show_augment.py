@@ -81,7 +81,7 @@ def augmented_batch(gin_files, gin_params, num, step=0):
     images, labels = next(iter(ds))
     pixels = images.numpy().astype(np.float32) * np.asarray(cfg.std) + np.asarray(cfg.mean)
     pixels = np.clip(np.round(pixels * 255.0), 0, 255).astype(np.uint8)
-    return pixels, labels.numpy(), label_names(cfg.label_list, exp.num_classes), cfg.multilabel
+    return pixels, labels.numpy(), label_names(cfg.label_list, exp.num_classes), exp.multilabel
 
 
 def render_grid(images, lines, cols=8, scale=4):
