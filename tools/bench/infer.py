@@ -7,7 +7,7 @@ For each model (random weights: speed does not depend on them): the Keras model 
 loop calls it, the exported SavedModel's `predict_images` (float input) and `serving_default`
 (encoded PNGs: decode + eval preprocessing in-graph, what TF-Serving runs), and the ONNX export in
 ONNX Runtime (CPU). Throughput is the median of `repeats` timed runs of 10 batches; latency the median
-and 90th percentile of `latency_calls` single-image calls. The last line is JSON.
+and 90th percentile of `latency_calls` single-image calls; engines take turns. The last line is JSON.
 """
 
 import json
@@ -33,25 +33,34 @@ flags.DEFINE_bool("json", False, "Print only the final JSON line.")
 FLAGS = flags.FLAGS
 
 
-def measure(call, batch_inputs, single_input, repeats, latency_calls, batch):
-    """{"batch_images_per_s", "batch1_ms", "batch1_p90_ms"} of `call(inputs)`."""
-    for _ in range(3):  # tracing, oneDNN/ORT kernel caches
-        call(batch_inputs)
-        call(single_input)
-    rates = []
+def measure(engines, repeats, latency_calls, batch):
+    """{engine: {"batch_images_per_s", "batch1_ms", "batch1_p90_ms"}} for `engines` name ->
+    (call, batch_inputs, single_input). Engines take turns (round-robin) so that load from other
+    processes on a shared machine hits them alike."""
+    for call, many, one in engines.values():
+        for _ in range(3):  # tracing, oneDNN/ORT kernel caches
+            call(many)
+            call(one)
+    rates = {name: [] for name in engines}
+    times = {name: [] for name in engines}
     for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(10):
-            call(batch_inputs)
-        rates.append(10 * batch / (time.perf_counter() - start))
-    times = []
+        for name, (call, many, _) in engines.items():
+            start = time.perf_counter()
+            for _ in range(10):
+                call(many)
+            rates[name].append(10 * batch / (time.perf_counter() - start))
     for _ in range(latency_calls):
-        start = time.perf_counter()
-        call(single_input)
-        times.append((time.perf_counter() - start) * 1000)
-    times.sort()
-    return {"batch_images_per_s": round(statistics.median(rates), 1), "batch1_ms": round(statistics.median(times), 2),
-            "batch1_p90_ms": round(times[int(0.9 * (len(times) - 1))], 2)}
+        for name, (call, _, one) in engines.items():
+            start = time.perf_counter()
+            call(one)
+            times[name].append((time.perf_counter() - start) * 1000)
+    result = {}
+    for name in engines:
+        ordered = sorted(times[name])
+        result[name] = {"batch_images_per_s": round(statistics.median(rates[name]), 1),
+                        "batch1_ms": round(statistics.median(ordered), 2),
+                        "batch1_p90_ms": round(ordered[int(0.9 * (len(ordered) - 1))], 2)}
+    return result
 
 
 def bench_model(name, work):
@@ -67,33 +76,28 @@ def bench_model(name, work):
     floats = rng.normal(size=(batch, size, size, 3)).astype(np.float32)
     pixels = rng.integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
     encoded = np.array([tf.io.encode_png(p).numpy() for p in pixels], dtype=object)
-    results = {}
-
-    keras_call = tf.function(lambda x: model(x, training=False))
     f_batch, f_one = tf.constant(floats), tf.constant(floats[:1])
-    results["keras"] = measure(keras_call, f_batch, f_one, FLAGS.repeats, FLAGS.latency_calls, batch)
-    log(name, "keras", results["keras"])
+    s_batch, s_one = tf.constant(encoded), tf.constant(encoded[:1])
 
     spec = ServingSpec(image_size=size, class_names=[str(i) for i in range(FLAGS.num_classes)])
     exported = export_version(ServingModule(model, spec), os.path.join(work, name), onnx=not FLAGS.no_onnx)
     loaded = tf.saved_model.load(exported.path)
     float_sig, string_sig = loaded.signatures["predict_images"], loaded.signatures["serving_default"]
-    results["saved_model_float"] = measure(lambda x: float_sig(images=x), f_batch, f_one,
-                                           FLAGS.repeats, FLAGS.latency_calls, batch)
-    log(name, "saved_model_float", results["saved_model_float"])
-    s_batch, s_one = tf.constant(encoded), tf.constant(encoded[:1])
-    results["saved_model_encoded"] = measure(lambda x: string_sig(images=x), s_batch, s_one,
-                                             FLAGS.repeats, FLAGS.latency_calls, batch)
-    log(name, "saved_model_encoded", results["saved_model_encoded"])
+    keras_call = tf.function(lambda x: model(x, training=False))
+    engines = {"keras": (keras_call, f_batch, f_one),
+               "saved_model_float": (lambda x: float_sig(images=x), f_batch, f_one),
+               "saved_model_encoded": (lambda x: string_sig(images=x), s_batch, s_one)}
     if exported.onnx:
         import onnxruntime
 
         session = onnxruntime.InferenceSession(exported.onnx, providers=["CPUExecutionProvider"])
         input_name = session.get_inputs()[0].name
-        results["onnxruntime"] = measure(lambda x: session.run(None, {input_name: x}), floats, floats[:1],
-                                         FLAGS.repeats, FLAGS.latency_calls, batch)
+        engines["onnxruntime"] = (lambda x: session.run(None, {input_name: x}), floats, floats[:1])
+    results = measure(engines, FLAGS.repeats, FLAGS.latency_calls, batch)
+    if exported.onnx:
         results["onnxruntime"]["max_diff_vs_tf"] = exported.onnx_max_diff
-        log(name, "onnxruntime", results["onnxruntime"])
+    for engine, r in results.items():
+        log(name, engine, r)
     return results
 
 
