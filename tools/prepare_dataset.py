@@ -4,6 +4,10 @@ python tools/prepare_dataset.py cifar100 [--from FILE] [--out dataset]
   Downloads the tutorial's CIFAR100.tar (or takes --from: that tar, or the official
   cifar-100-python.tar.gz, converted to PNGs) into dataset/CIFAR100/{train,test}/ with
   train_list.txt, test_list.txt and label_list.txt.
+
+python tools/prepare_dataset.py weights [--out pretrained] [--base_url URL] [--force]
+  Downloads the tutorial's ImageNet weights (ResNet50_vd, ResNet50_vd_ssld,
+  MobileNetV3_large_x1_0 _pretrained.pdparams) that the fine-tuning recipes' PRETRAINED name.
 """
 
 import argparse
@@ -121,7 +125,14 @@ def main(argv=None):
     cifar.add_argument("--from", dest="source", help="local CIFAR100.tar or cifar-100-python.tar.gz")
     cifar.add_argument("--url", default=CIFAR100_URL, help="download address (when --from is not given)")
     cifar.add_argument("--out", default="dataset", help="dataset root (default: dataset)")
+    weights = sub.add_parser("weights", help="the tutorial's pretrained .pdparams files")
+    weights.add_argument("--out", default="pretrained", help="folder (default: pretrained)")
+    weights.add_argument("--base_url", default=None, help="where <name>.pdparams live (default: PaddleClas's)")
+    weights.add_argument("--names", nargs="+", default=None, help="subset of the tutorial's file stems")
+    weights.add_argument("--force", action="store_true", help="download even when the file is present")
     args = parser.parse_args(argv)
+    if args.dataset == "weights":
+        return _weights(args)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             source = args.source or download(args.url, tmp)
@@ -130,6 +141,18 @@ def main(argv=None):
         print(f"prepare_dataset: error: {e}", file=sys.stderr)
         return 2
     print(f"wrote {out}")
+    return 0
+
+
+def _weights(args):
+    from kclass.errors import WeightsError
+    from kclass.weights import pretrained
+    try:
+        pretrained.download(args.names or pretrained.TUTORIAL, args.out,
+                            base_url=args.base_url or pretrained.BASE_URL, force=args.force)
+    except WeightsError as e:
+        print(f"prepare_dataset: error: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

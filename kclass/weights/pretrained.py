@@ -14,7 +14,7 @@ from kclass.weights.pdparams import read_pdparams
 BASE_URL = "https://paddle-imagenet-models-name.bj.bcebos.com/dygraph/"
 TUTORIAL = ("ResNet50_vd_pretrained", "ResNet50_vd_ssld_pretrained",
             "MobileNetV3_large_x1_0_pretrained")
-DOWNLOAD_COMMAND = "python tools/download_weights.py --out_dir {out_dir}"
+DOWNLOAD_COMMAND = "python tools/prepare_dataset.py weights --out {out_dir}"
 
 
 def download_hint(path) -> str:
@@ -33,6 +33,9 @@ def download(names=TUTORIAL, out_dir="pretrained", base_url=BASE_URL, force=Fals
     Existing files are kept unless `force`. Each download goes to a temporary file, is checked to
     be a readable `.pdparams` (an HTML error page is not), then renamed into place.
     """
+    unknown = [n for n in names if n not in TUTORIAL]
+    if unknown:
+        raise WeightsError(f"unknown pretrained file(s) {', '.join(unknown)}; known: {', '.join(TUTORIAL)}")
     os.makedirs(out_dir, exist_ok=True)
     paths = []
     for name in names:

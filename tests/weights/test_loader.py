@@ -190,7 +190,7 @@ def test_none_missing_and_unknown_paths(tmp_path):
     assert load_weights(model, None) is None
     _expect_error(model, tmp_path / "nothing.weights.h5", f"weights file not found: {tmp_path}/nothing")
     _expect_error(model, tmp_path / "pretrained" / "ResNet50_vd_pretrained.pdparams",
-                  "not found", "download_weights.py")
+                  "not found", "tools/prepare_dataset.py weights --out")
     _expect_error(model, tmp_path, "neither model.weights.h5", "nor a tf.train checkpoint")
     (tmp_path / "notes.txt").write_text("hello")
     _expect_error(model, tmp_path / "notes.txt", "not a .pdparams, .weights.h5 or tf.train checkpoint")
