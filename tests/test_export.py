@@ -210,3 +210,17 @@ def test_export_cli_writes_next_version(exported, tmp_path):
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["version"] == 2 and result["path"] == str(base / "2")
     assert (base / "2" / "saved_model.pb").exists() and (base / "2" / "assets.extra" / "kclass.json").exists()
+
+
+def test_weights_with_another_classifier_are_refused(exported, tmp_path):
+    """Fine-tuning may start from a 10-class .pdparams; exporting it for 6 classes would serve a random head."""
+    from kclass import models
+    from kclass.errors import WeightsError
+    from kclass.export_lib.commands import build_serving_module
+    from kclass.weights import paddle_state_dict, write_pdparams
+
+    other = models.build("ResNet18_vd", num_classes=10, input_shape=(16, 16, 3))
+    path = str(tmp_path / "imagenet_like.pdparams")
+    write_pdparams(paddle_state_dict(other, "2.6"), path)
+    with pytest.raises(WeightsError, match="classifier does not fit NUM_CLASSES=6"):
+        build_serving_module(exported.exp, path)
