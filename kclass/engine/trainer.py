@@ -18,7 +18,7 @@ from kclass.engine import checkpoints
 from kclass.engine.progress import Progress
 from kclass.engine.strategy import is_chief, task_id
 from kclass.engine.task import Task
-from kclass.errors import UserError
+from kclass.errors import DataError, UserError
 
 SUM = tf.distribute.ReduceOp.SUM
 
@@ -48,6 +48,16 @@ class LoopConfig:
 def _sums_to_metrics(sums: Dict[str, float], prefix_count="count") -> Dict[str, float]:
     count = max(sums.pop(prefix_count), 1.0)
     return {k: v / count for k, v in sums.items()}
+
+
+def _input_error(error, step):
+    """A decode failure inside tf.data, as one line instead of a TF stack trace."""
+    first = str(error.message).strip().splitlines()[0][:200]
+    if "decode" in first.lower() or "image" in first.lower() or "png" in first.lower() or "jpeg" in first.lower():
+        return DataError(f"an image of the training list could not be decoded near step {step} ({first}); "
+                         "set Experiment.on_bad_image='skip' to drop such files (they are listed in the run "
+                         "directory), or fix the file")
+    return error
 
 
 def weights_checksum(model) -> float:
@@ -197,7 +207,10 @@ class Trainer:
         while step < loop.total_steps:
             steps = self._steps_until_boundary(step)
             began = time.perf_counter()
-            sums = {k: float(v.numpy()) for k, v in self._train_fn(iterator, tf.constant(steps, tf.int64)).items()}
+            try:
+                sums = {k: float(v.numpy()) for k, v in self._train_fn(iterator, tf.constant(steps, tf.int64)).items()}
+            except tf.errors.InvalidArgumentError as e:
+                raise _input_error(e, step) from None
             seconds = time.perf_counter() - began
             values = _sums_to_metrics(sums)
             if not math.isfinite(values["loss"]):
