@@ -4,6 +4,10 @@ python tools/prepare_dataset.py cifar100 [--from FILE] [--out dataset]
   Downloads the tutorial's CIFAR100.tar (or takes --from: that tar, or the official
   cifar-100-python.tar.gz, converted to PNGs) into dataset/CIFAR100/{train,test}/ with
   train_list.txt, test_list.txt and label_list.txt.
+python tools/prepare_dataset.py nus-wide-scene [--from FILE] [--out dataset]
+  The tutorial's NUS-WIDE-SCENE.tar into dataset/NUS-WIDE-SCENE/NUS-SCENE-dataset/ (+ label_list.txt).
+python tools/prepare_dataset.py weights [--out pretrained]
+  The tutorial's three ImageNet .pdparams files.
 
 python tools/prepare_dataset.py weights [--out pretrained] [--base_url URL] [--force]
   Downloads the tutorial's ImageNet weights (ResNet50_vd, ResNet50_vd_ssld,
@@ -22,6 +26,11 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 CIFAR100_URL = "https://paddle-imagenet-models-name.bj.bcebos.com/data/CIFAR100.tar"
+NUS_URL = "https://paddle-imagenet-models-name.bj.bcebos.com/data/NUS-WIDE-SCENE.tar"
+# NUS-WIDE-SCENE's 33 labels in the order of its 0/1 flags (PaddleClas quick start).
+NUS_CLASSES = ("airport beach bridge buildings castle cityscape clouds frost garden glacier grass harbor house "
+               "lake moon mountain nighttime ocean plants railroad rainbow reflection road sky snow street "
+               "sunset temple town valley water waterfall window").split()
 
 
 class PrepareError(Exception):
@@ -82,13 +91,15 @@ def _from_python_batches(tar, out):
         f.writelines(f"{i} {name}\n" for i, name in enumerate(names))
 
 
-def _from_paddle_tar(tar, out):
-    """The tutorial's CIFAR100.tar: already PaddleClas layout under a top folder; extracted safely."""
+def _from_paddle_tar(tar, out, marker="train_list.txt", levels=1, what="CIFAR100.tar"):
+    """A tutorial tar already in PaddleClas layout: extracts (safely) the folder `levels` above `marker`."""
     members = list(_safe_members(tar))
-    lists = [m for m in members if os.path.basename(m.name) == "train_list.txt"]
+    lists = [m for m in members if os.path.basename(m.name) == marker]
     if not lists:
-        raise PrepareError(f"{tar.name}: no train_list.txt inside; not the tutorial's CIFAR100.tar")
-    top = os.path.dirname(lists[0].name)
+        raise PrepareError(f"{tar.name}: no {marker} inside; not the tutorial's {what}")
+    top = lists[0].name
+    for _ in range(levels):
+        top = os.path.dirname(top)
     with tempfile.TemporaryDirectory(dir=os.path.dirname(out)) as tmp:
         tar.extractall(tmp, members=members, filter="data")
         shutil.copytree(os.path.join(tmp, top), out, dirs_exist_ok=True)
@@ -118,6 +129,40 @@ def prepare_cifar100(source, out_root):
     return out
 
 
+def prepare_nus_wide_scene(source, out_root):
+    """Writes `out_root/NUS-WIDE-SCENE/NUS-SCENE-dataset/` (images/, multilabel_{train,test}_list.txt,
+    label_list.txt) from the tutorial's NUS-WIDE-SCENE.tar; checks every line has 33 flags."""
+    out = os.path.join(out_root, "NUS-WIDE-SCENE")
+    os.makedirs(out_root, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".NUS-", dir=out_root)
+    try:
+        try:
+            tar = tarfile.open(source)
+        except (tarfile.TarError, OSError) as e:
+            raise PrepareError(f"{source}: not a readable tar ({e})") from None
+        with tar:
+            _from_paddle_tar(tar, staging, "multilabel_train_list.txt", levels=2, what="NUS-WIDE-SCENE.tar")
+        dataset = os.path.join(staging, "NUS-SCENE-dataset")
+        for name in ("multilabel_train_list.txt", "multilabel_test_list.txt"):
+            path = os.path.join(dataset, name)
+            if not os.path.isfile(path):
+                raise PrepareError(f"{source}: NUS-SCENE-dataset/{name} missing")
+            with open(path, encoding="utf-8-sig") as f:
+                for number, line in enumerate(f, 1):
+                    if line.strip() and len(line.rstrip("\r\n").split("\t")[-1].split(",")) != len(NUS_CLASSES):
+                        raise PrepareError(f"{name}:{number}: expected {len(NUS_CLASSES)} label flags")
+        label_list = os.path.join(dataset, "label_list.txt")
+        if not os.path.isfile(label_list):
+            with open(label_list, "w") as f:
+                f.writelines(f"{i} {name}\n" for i, name in enumerate(NUS_CLASSES))
+        if os.path.isdir(out):
+            shutil.rmtree(out)
+        os.replace(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="dataset", required=True)
@@ -125,6 +170,10 @@ def main(argv=None):
     cifar.add_argument("--from", dest="source", help="local CIFAR100.tar or cifar-100-python.tar.gz")
     cifar.add_argument("--url", default=CIFAR100_URL, help="download address (when --from is not given)")
     cifar.add_argument("--out", default="dataset", help="dataset root (default: dataset)")
+    nus = sub.add_parser("nus-wide-scene", help="NUS-WIDE-SCENE multi-label (33 labels) as in the tutorial")
+    nus.add_argument("--from", dest="source", help="local NUS-WIDE-SCENE.tar")
+    nus.add_argument("--url", default=NUS_URL, help="download address (when --from is not given)")
+    nus.add_argument("--out", default="dataset", help="dataset root (default: dataset)")
     weights = sub.add_parser("weights", help="the tutorial's pretrained .pdparams files")
     weights.add_argument("--out", default="pretrained", help="folder (default: pretrained)")
     weights.add_argument("--base_url", default=None, help="where <name>.pdparams live (default: PaddleClas's)")
@@ -136,7 +185,8 @@ def main(argv=None):
     try:
         with tempfile.TemporaryDirectory() as tmp:
             source = args.source or download(args.url, tmp)
-            out = prepare_cifar100(source, args.out)
+            prepare = prepare_cifar100 if args.dataset == "cifar100" else prepare_nus_wide_scene
+            out = prepare(source, args.out)
     except PrepareError as e:
         print(f"prepare_dataset: error: {e}", file=sys.stderr)
         return 2

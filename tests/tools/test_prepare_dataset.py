@@ -88,3 +88,24 @@ def test_refuses_malicious_pickle_and_unsafe_paths(tmp_path):
 def test_offline_download_fails_with_a_hint(tmp_path):
     done = _run("cifar100", "--url", (tmp_path / "missing.tar").as_uri(), "--out", str(tmp_path / "d"))
     assert done.returncode == 2 and "pass --from FILE" in done.stderr
+
+
+def test_nus_wide_scene_layout(tmp_path):
+    src = tmp_path / "NUS-WIDE-SCENE.tar"
+    flags = ",".join(["0"] * 32 + ["1"])
+    with tarfile.open(src, "w") as tar:
+        _add(tar, "NUS-WIDE-SCENE/NUS-SCENE-dataset/images/0199_434752251.jpg", b"jpg")
+        _add(tar, "NUS-WIDE-SCENE/NUS-SCENE-dataset/multilabel_train_list.txt", f"0199_434752251.jpg\t{flags}\n".encode())
+        _add(tar, "NUS-WIDE-SCENE/NUS-SCENE-dataset/multilabel_test_list.txt", f"0199_434752251.jpg\t{flags}\n".encode())
+    done = _run("nus-wide-scene", "--url", src.as_uri(), "--out", str(tmp_path / "dataset"))
+    assert done.returncode == 0, done.stderr
+    base = tmp_path / "dataset/NUS-WIDE-SCENE/NUS-SCENE-dataset"
+    assert (base / "images/0199_434752251.jpg").is_file()
+    names = (base / "label_list.txt").read_text().splitlines()
+    assert len(names) == 33 and names[0] == "0 airport" and names[32] == "32 window"
+    bad = tmp_path / "bad.tar"
+    with tarfile.open(bad, "w") as tar:
+        _add(tar, "NUS-WIDE-SCENE/NUS-SCENE-dataset/multilabel_train_list.txt", b"a.jpg\t0,1\n")
+        _add(tar, "NUS-WIDE-SCENE/NUS-SCENE-dataset/multilabel_test_list.txt", b"a.jpg\t0,1\n")
+    done = _run("nus-wide-scene", "--from", str(bad), "--out", str(tmp_path / "d2"))
+    assert done.returncode == 2 and "multilabel_train_list.txt:1: expected 33 label flags" in done.stderr
