@@ -12,7 +12,7 @@ import keras
 import tensorflow as tf
 
 from kclass import losses, metrics, models, optim
-from kclass.data import lists, pipeline
+from kclass.data import lists, pipeline, scan
 from kclass.data.pipeline import DataConfig
 from kclass.engine import checkpoints
 from kclass.engine.task import Task
@@ -51,6 +51,7 @@ class Experiment:
     steps_per_loop: int = 10
     checkpoint_every_steps: Optional[int] = None
     keep_checkpoints: int = 3
+    on_bad_image: str = "error"  # error | skip (undecodable files dropped and listed in MODEL_DIR)
     verbose: bool = True
     # Distillation (SSLD): set `teacher` to train `model` as the student of a frozen teacher. The train
     # list may then hold unlabelled `path`-only lines; validation, best_model and export are the student's.
@@ -210,6 +211,11 @@ def train(exp: Experiment, strategy=None) -> Dict[str, float]:
         exp.prepare()
     train_samples = read_split(exp, exp.train_data)
     val_samples = read_split(exp, exp.val_data) if exp.val_data is not None else None
+    if exp.on_bad_image not in ("error", "skip"):
+        raise ConfigError(f"on_bad_image={exp.on_bad_image!r}: expected 'error' or 'skip'")
+    if exp.on_bad_image == "skip":
+        train_samples = drop_undecodable(train_samples, exp.model_dir, "train")
+        val_samples = val_samples and drop_undecodable(val_samples, exp.model_dir, "val")
     spe = pipeline.steps_per_epoch(len(train_samples), exp.batch_size)
     trainer = make_trainer(exp, strategy, spe)
     os.makedirs(exp.model_dir, exist_ok=True)
@@ -223,6 +229,18 @@ def train(exp: Experiment, strategy=None) -> Dict[str, float]:
         if trainer.chief:
             write_thresholds(best_dir, thresholds)
     return result
+
+
+def drop_undecodable(samples: lists.Samples, model_dir: str, split: str) -> lists.Samples:
+    """Samples without the files that do not decode; those are listed in MODEL_DIR/skipped_images_<split>.txt."""
+    bad = set(scan.undecodable(samples.paths))
+    if not bad:
+        return samples
+    listing = os.path.join(model_dir, f"skipped_images_{split}.txt")
+    checkpoints.atomic_write_text(listing, "".join(f"{samples.paths[i]}\n" for i in sorted(bad)))
+    print(f"on_bad_image=skip: {len(bad)} undecodable {split} image(s) skipped, listed in {listing}", flush=True)
+    keep = [i for i in range(len(samples)) if i not in bad]
+    return lists.Samples([samples.paths[i] for i in keep], samples.labels[keep], samples.source)
 
 
 def fit_thresholds(exp: Experiment, weights: str, strategy=None):

@@ -101,3 +101,27 @@ def test_sigkill_mid_epoch_then_resume_loses_nothing(tmp_path):
     assert ref_step == got_step == 12
     for name, value in ref.items():
         np.testing.assert_allclose(got[name], value, rtol=1e-6, atol=1e-7, err_msg=name)
+
+
+def _corrupt_one(data_root):
+    first = (data_root / "train_list.txt").read_text().splitlines()[0].split()[0]
+    target = data_root / first
+    target.write_bytes(target.read_bytes()[:40])  # a truncated PNG: the header passes, the decode fails
+    return target
+
+
+@pytest.mark.slow
+def test_bad_image_policy(tmp_path):
+    from kclass.data.demo import make_demo_dataset
+    data = tmp_path / "data"
+    make_demo_dataset(str(data), train_per_class=16, val_per_class=4)
+    bad = _corrupt_one(data)
+    params = demo_params(data, tmp_path / "run", epochs=1, per_class=16) + ["EVAL_BATCH_SIZE=8", "BATCH_SIZE=8"]
+    done = run("train", "--gin_file", DEMO, gin_params=params)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "could not be decoded" in done.stderr and "on_bad_image='skip'" in done.stderr
+    done = run("train", "--gin_file", DEMO, gin_params=params + ["Experiment.on_bad_image='skip'",
+                                                                  f"MODEL_DIR='{tmp_path}/run2'"])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "1 undecodable train image(s) skipped" in done.stdout
+    assert (tmp_path / "run2" / "skipped_images_train.txt").read_text().strip() == str(bad)

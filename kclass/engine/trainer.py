@@ -52,12 +52,14 @@ def _sums_to_metrics(sums: Dict[str, float], prefix_count="count") -> Dict[str, 
 
 def _input_error(error, step):
     """A decode failure inside tf.data, as one line instead of a TF stack trace."""
-    first = str(error.message).strip().splitlines()[0][:200]
-    if "decode" in first.lower() or "image" in first.lower() or "png" in first.lower() or "jpeg" in first.lower():
-        return DataError(f"an image of the training list could not be decoded near step {step} ({first}); "
-                         "set Experiment.on_bad_image='skip' to drop such files (they are listed in the run "
-                         "directory), or fix the file")
-    return error
+    words = ("decode", "png", "jpeg", "bmp", "gif", "image")
+    lines = [line.strip() for line in str(error.message).splitlines()]
+    detail = next((line for line in lines if any(w in line.lower() for w in words) and "[[" not in line), None)
+    if detail is None:
+        return error
+    return DataError(f"an image of the training list could not be decoded near step {step} ({detail[:200]}); "
+                     "set Experiment.on_bad_image='skip' to drop such files (they are listed in the run "
+                     "directory), or fix the file")
 
 
 def weights_checksum(model) -> float:
