@@ -142,8 +142,9 @@ def mobilenet_v3(size, tag, num_classes=1000, input_shape=(224, 224, 3), sync_bn
     if dropout:
         x = DownscaleInInferDropout(dropout, name="dropout")(x)
     x = layers.Flatten(name="flatten")(x)
-    # Paddle's Linear default init is Xavier uniform (PaddleClas sets no initializer here).
-    outputs = layers.Dense(num_classes, name="fc")(x)
+    # Paddle's Linear default init is Xavier uniform (PaddleClas sets no initializer here). Under
+    # mixed precision the logits are computed in the variables' dtype (float32), as for ResNet_vd.
+    outputs = layers.Dense(num_classes, dtype=keras.config.dtype_policy().variable_dtype, name="fc")(x)
     model = keras.Model(inputs, outputs, name=name or f"MobileNetV3_{size}_{tag}")
     model.no_decay_policy = NO_DECAY_POLICY
     model.l2_exclude = l2_exclude_fn(model)

@@ -8,6 +8,7 @@ tests skip, except under KCLASS_CI=1 where they fail: CI must never pass parity 
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -24,7 +25,9 @@ MODELS = ("ResNet50_vd", "MobileNetV3_large_x1_0")
 CLASSES = (100, 1000)
 SIZES = (32, 224)
 TOLERANCE = 1e-4      # float32 logits, as users run the model
-TOLERANCE64 = 1e-7    # float64 both sides: only an architectural difference could exceed it
+# float64 both sides (but kclass's ResNet_vd classifier is pinned to float32): measured <= 2e-10
+# for MobileNetV3; an architectural difference shows at 1e-4 and above.
+TOLERANCE64 = 1e-6
 
 
 def _paddle_python():
@@ -51,7 +54,8 @@ def reference(tmp_path_factory):
     with open(out / "manifest.json") as f:
         manifest = json.load(f)
     print(f"\nPaddleClas reference: paddle {manifest['paddle']}, paddleclas {manifest['paddleclas']}")
-    return out, manifest
+    yield out, manifest
+    shutil.rmtree(out, ignore_errors=True)  # ~1 GB of weights; pytest would keep three runs' worth
 
 
 @contextlib.contextmanager
@@ -69,7 +73,7 @@ def _logits(reference, model_name, classes, size, style, dtype="float32"):
     out, _ = reference
     with _dtype_policy(dtype):
         model = km.build(model_name, num_classes=classes, input_shape=(size, size, 3))
-    assert model.get_layer("fc").kernel.dtype == dtype
+    assert model.get_layer("last_conv" if "MobileNet" in model_name else "conv1_1_conv").kernel.dtype == dtype
     result = load_weights(model, out / f"{model_name}_{classes}_{size}.{style}.pdparams")
     assert result.style == style and result.skipped == []
     data = np.load(out / f"{model_name}_{classes}_{size}.npz")
