@@ -59,4 +59,4 @@ def classifier(x, num_classes, name="fc"):
     fan_in = x.shape[-1]
     bound = 1.0 / fan_in ** 0.5
     return layers.Dense(num_classes, kernel_initializer=keras.initializers.RandomUniform(-bound, bound),
-                        dtype="float32", name=name)(x)
+                        dtype=keras.config.dtype_policy().variable_dtype, name=name)(x)
