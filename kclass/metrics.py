@@ -72,7 +72,8 @@ def fit_thresholds(labels, scores, default=0.5):
         best = int(np.argmax(f1))
         lower = cut[best + 1] if best + 1 < len(cut) else cut[best] - 1e-6
         thresholds[c] = (cut[best] + lower) / 2
-    return thresholds
+    # Saturated sigmoids give scores of exactly 0 or 1; a threshold must stay a probability.
+    return np.clip(thresholds, 0.0, 1.0)
 
 
 def multilabel_report(labels, scores, thresholds=0.5):

@@ -63,3 +63,10 @@ def test_in_graph_sums_match_report():
 def test_topk_ties_are_not_all_hits():
     sums = metrics.topk_sums((1, 2))(tf.constant([0, 1, 2]), tf.zeros([3, 5]), tf.ones([3]))
     assert float(sums["top1"]) == 1.0 and float(sums["top2"]) == 2.0  # ties broken by index
+
+
+def test_thresholds_stay_probabilities_on_saturated_scores():
+    labels = np.array([[1, 0], [1, 1], [0, 1]], np.float64)
+    scores = np.array([[0.0, 1.0], [0.0, 1.0], [0.0, 1.0]])  # sigmoids saturated at exactly 0 and 1
+    thresholds = metrics.fit_thresholds(labels, scores)
+    assert np.all((0 <= thresholds) & (thresholds <= 1)), thresholds
