@@ -40,6 +40,15 @@ def _image(kind, size, rng):
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
+def _publish(tmp, root):
+    """Renames the finished `tmp` to `root`, unless another process (a second worker) already did."""
+    if os.path.isfile(os.path.join(root, "val_list.txt")):
+        return  # complete copy in place, maybe being read: keep it, drop ours
+    if os.path.isdir(root):
+        shutil.rmtree(root)  # an older incomplete copy: no val_list.txt
+    os.replace(tmp, root)
+
+
 def make_demo_dataset(root, train_per_class=250, val_per_class=50, image_size=32, seed=0):
     """Writes `root/{train,val}/<class>/*.png`, `train_list.txt`, `val_list.txt`, `label_list.txt`.
 
@@ -66,9 +75,7 @@ def make_demo_dataset(root, train_per_class=250, val_per_class=50, image_size=32
                 f.writelines(lines)
         with open(os.path.join(tmp, "label_list.txt"), "w") as f:
             f.writelines(f"{i} {name}\n" for i, name in enumerate(CLASSES))
-        if os.path.isdir(root):
-            shutil.rmtree(root)  # an older incomplete copy: no val_list.txt
-        os.replace(tmp, root)
+        _publish(tmp, root)
     finally:
         if os.path.isdir(tmp):
             shutil.rmtree(tmp)
@@ -113,9 +120,7 @@ def make_multilabel_demo_dataset(root, train_images=600, val_images=150, image_s
                 f.writelines(lines)
         with open(os.path.join(tmp, "label_list.txt"), "w") as f:
             f.writelines(f"{i} {name}\n" for i, name in enumerate(kinds))
-        if os.path.isdir(root):
-            shutil.rmtree(root)
-        os.replace(tmp, root)
+        _publish(tmp, root)
     finally:
         if os.path.isdir(tmp):
             shutil.rmtree(tmp)

@@ -63,6 +63,8 @@ def test_two_workers_stay_in_sync_and_survive_a_kill(tmp_path):
     params = demo_params(tmp_path / "data", run_dir, epochs=2, per_class=32) + [
         "Experiment.checkpoint_every_steps=2", "Experiment.steps_per_loop=1"]
     total = 2 * (6 * 32 // 32)
+    from kclass.data.demo import make_demo_dataset
+    make_demo_dataset(str(tmp_path / "data"), train_per_class=32, val_per_class=20)  # as demo_params sizes it
     # First run: killed (SIGKILL) on worker 1 once a mid-run checkpoint exists; the chief follows.
     procs = _start_cluster(tmp_path, params, _free_ports(2), "first")
     index = run_dir / "checkpoints" / "checkpoint"
