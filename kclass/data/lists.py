@@ -81,7 +81,8 @@ def read_list(list_file: str, data_root: Optional[str], num_classes: int, multil
         else:
             parts = line.rsplit(None, 1)
             if len(parts) != 2:
-                errors.append(f"{where}: expected 'path label_id', got {line[:80]!r}")
+                errors.append(f"{where}: expected 'path label_id', got {line[:80]!r} (path-only lines "
+                              "are for distillation recipes, which set Experiment.teacher)")
                 continue
             rel, text = parts
             try:
