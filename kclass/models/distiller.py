@@ -9,7 +9,8 @@ the teacher always runs in inference mode, so it normalises with the statistics 
 and its outputs do not depend on the batch. PaddleClas release/2.1 puts the whole model, teacher
 included, in train mode: the teacher's BN then normalises with each batch's statistics and its
 moving averages drift towards the distillation data (gamma/beta and conv weights stay frozen).
-`teacher_bn_frozen=False` reproduces that; its batch statistics are per replica (not synchronised).
+`teacher_bn_frozen=False` reproduces that: the teacher is called with training=True (so a teacher with
+dropout drops too, as in Paddle's train mode), its batch statistics are per replica (not synchronised).
 """
 
 import keras
