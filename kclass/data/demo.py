@@ -1,5 +1,6 @@
 """The demo data set: procedural shapes written as PNGs + PaddleClas list files, made on first use."""
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -40,13 +41,29 @@ def _image(kind, size, rng):
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def _publish(tmp, root):
-    """Renames the finished `tmp` to `root`, unless another process (a second worker) already did."""
-    if os.path.isfile(os.path.join(root, "val_list.txt")):
-        return  # complete copy in place, maybe being read: keep it, drop ours
-    if os.path.isdir(root):
-        shutil.rmtree(root)  # an older incomplete copy: no val_list.txt
-    os.replace(tmp, root)
+@contextlib.contextmanager
+def _staged(root, prefix):
+    """Yields a temp folder beside `root` that becomes `root` when the block ends without error.
+
+    A second process (another worker) finishing later keeps the first complete copy, which may be in use.
+    """
+    parent = os.path.dirname(os.path.abspath(root))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=prefix, dir=parent)
+    try:
+        yield tmp
+        if not os.path.isfile(os.path.join(root, "val_list.txt")):
+            if os.path.isdir(root):
+                shutil.rmtree(root)  # an older incomplete copy: no val_list.txt
+            os.replace(tmp, root)
+    finally:
+        if os.path.isdir(tmp):
+            shutil.rmtree(tmp)
+
+
+def _write_lines(path, lines):
+    with open(path, "w") as f:
+        f.writelines(lines)
 
 
 def make_demo_dataset(root, train_per_class=250, val_per_class=50, image_size=32, seed=0):
@@ -57,11 +74,8 @@ def make_demo_dataset(root, train_per_class=250, val_per_class=50, image_size=32
     """
     if os.path.isfile(os.path.join(root, "val_list.txt")):
         return root
-    parent = os.path.dirname(os.path.abspath(root))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".demo-", dir=parent)
     rng = np.random.default_rng(seed)
-    try:
+    with _staged(root, ".demo-") as tmp:
         for split, count in (("train", train_per_class), ("val", val_per_class)):
             lines = []
             for label, kind in enumerate(CLASSES):
@@ -71,14 +85,8 @@ def make_demo_dataset(root, train_per_class=250, val_per_class=50, image_size=32
                     tf.io.write_file(os.path.join(tmp, rel), tf.io.encode_png(_image(kind, image_size, rng)))
                     lines.append(f"{rel} {label}\n")
             rng.shuffle(lines)
-            with open(os.path.join(tmp, f"{split}_list.txt"), "w") as f:
-                f.writelines(lines)
-        with open(os.path.join(tmp, "label_list.txt"), "w") as f:
-            f.writelines(f"{i} {name}\n" for i, name in enumerate(CLASSES))
-        _publish(tmp, root)
-    finally:
-        if os.path.isdir(tmp):
-            shutil.rmtree(tmp)
+            _write_lines(os.path.join(tmp, f"{split}_list.txt"), lines)
+        _write_lines(os.path.join(tmp, "label_list.txt"), [f"{i} {name}\n" for i, name in enumerate(CLASSES)])
     return root
 
 
@@ -100,11 +108,8 @@ def make_multilabel_demo_dataset(root, train_images=600, val_images=150, image_s
     """
     if os.path.isfile(os.path.join(root, "val_list.txt")):
         return root
-    parent = os.path.dirname(os.path.abspath(root))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".demo-ml-", dir=parent)
     rng = np.random.default_rng(seed)
-    try:
+    with _staged(root, ".demo-ml-") as tmp:
         for split, count in (("train", train_images), ("val", val_images)):
             os.makedirs(os.path.join(tmp, split))
             lines = []
@@ -116,12 +121,6 @@ def make_multilabel_demo_dataset(root, train_images=600, val_images=150, image_s
                 image = _multilabel_image([k for k, f in zip(kinds, flags) if f], image_size, rng)
                 tf.io.write_file(os.path.join(tmp, rel), tf.io.encode_png(image))
                 lines.append(rel + "\t" + ",".join(str(int(f)) for f in flags) + "\n")
-            with open(os.path.join(tmp, f"{split}_list.txt"), "w") as f:
-                f.writelines(lines)
-        with open(os.path.join(tmp, "label_list.txt"), "w") as f:
-            f.writelines(f"{i} {name}\n" for i, name in enumerate(kinds))
-        _publish(tmp, root)
-    finally:
-        if os.path.isdir(tmp):
-            shutil.rmtree(tmp)
+            _write_lines(os.path.join(tmp, f"{split}_list.txt"), lines)
+        _write_lines(os.path.join(tmp, "label_list.txt"), [f"{i} {name}\n" for i, name in enumerate(kinds)])
     return root
