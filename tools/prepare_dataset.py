@@ -15,6 +15,7 @@ python tools/prepare_dataset.py weights [--out pretrained] [--base_url URL] [--f
 """
 
 import argparse
+import contextlib
 import io
 import os
 import shutil
@@ -105,62 +106,61 @@ def _from_paddle_tar(tar, out, marker="train_list.txt", levels=1, what="CIFAR100
         shutil.copytree(os.path.join(tmp, top), out, dirs_exist_ok=True)
 
 
-def prepare_cifar100(source, out_root):
-    """Writes `out_root/CIFAR100/`; `source` is a local tar (either format). Returns the folder."""
-    out = os.path.join(out_root, "CIFAR100")
+@contextlib.contextmanager
+def _staged(out_root, name):
+    """Yields a temp folder in `out_root` that replaces `out_root/name` whole when the block succeeds."""
+    out = os.path.join(out_root, name)
     os.makedirs(out_root, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".CIFAR100-", dir=out_root)
+    staging = tempfile.mkdtemp(prefix=f".{name}-", dir=out_root)
     try:
-        try:
-            tar = tarfile.open(source)
-        except (tarfile.TarError, OSError) as e:
-            raise PrepareError(f"{source}: not a readable tar ({e})") from None
-        with tar:
-            names = tar.getnames()
-            if any(os.path.basename(n) == "meta" for n in names):
-                _from_python_batches(tar, staging)
-            else:
-                _from_paddle_tar(tar, staging)
+        yield staging
         if os.path.isdir(out):
             shutil.rmtree(out)
         os.replace(staging, out)  # the folder appears whole or not at all
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return out
+
+
+def _open_tar(source):
+    try:
+        return tarfile.open(source)
+    except (tarfile.TarError, OSError) as e:
+        raise PrepareError(f"{source}: not a readable tar ({e})") from None
+
+
+def prepare_cifar100(source, out_root):
+    """Writes `out_root/CIFAR100/`; `source` is a local tar (either format). Returns the folder."""
+    with _staged(out_root, "CIFAR100") as staging, _open_tar(source) as tar:
+        if any(os.path.basename(n) == "meta" for n in tar.getnames()):
+            _from_python_batches(tar, staging)
+        else:
+            _from_paddle_tar(tar, staging)
+    return os.path.join(out_root, "CIFAR100")
+
+
+def _check_nus_list(path, name):
+    if not os.path.isfile(path):
+        raise PrepareError(f"NUS-SCENE-dataset/{name} missing")
+    with open(path, encoding="utf-8-sig") as f:
+        for number, line in enumerate(f, 1):
+            if line.strip() and len(line.rstrip("\r\n").split("\t")[-1].split(",")) != len(NUS_CLASSES):
+                raise PrepareError(f"{name}:{number}: expected {len(NUS_CLASSES)} label flags")
 
 
 def prepare_nus_wide_scene(source, out_root):
     """Writes `out_root/NUS-WIDE-SCENE/NUS-SCENE-dataset/` (images/, multilabel_{train,test}_list.txt,
     label_list.txt) from the tutorial's NUS-WIDE-SCENE.tar; checks every line has 33 flags."""
-    out = os.path.join(out_root, "NUS-WIDE-SCENE")
-    os.makedirs(out_root, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".NUS-", dir=out_root)
-    try:
-        try:
-            tar = tarfile.open(source)
-        except (tarfile.TarError, OSError) as e:
-            raise PrepareError(f"{source}: not a readable tar ({e})") from None
-        with tar:
+    with _staged(out_root, "NUS-WIDE-SCENE") as staging:
+        with _open_tar(source) as tar:
             _from_paddle_tar(tar, staging, "multilabel_train_list.txt", levels=2, what="NUS-WIDE-SCENE.tar")
         dataset = os.path.join(staging, "NUS-SCENE-dataset")
         for name in ("multilabel_train_list.txt", "multilabel_test_list.txt"):
-            path = os.path.join(dataset, name)
-            if not os.path.isfile(path):
-                raise PrepareError(f"{source}: NUS-SCENE-dataset/{name} missing")
-            with open(path, encoding="utf-8-sig") as f:
-                for number, line in enumerate(f, 1):
-                    if line.strip() and len(line.rstrip("\r\n").split("\t")[-1].split(",")) != len(NUS_CLASSES):
-                        raise PrepareError(f"{name}:{number}: expected {len(NUS_CLASSES)} label flags")
+            _check_nus_list(os.path.join(dataset, name), name)
         label_list = os.path.join(dataset, "label_list.txt")
         if not os.path.isfile(label_list):
             with open(label_list, "w") as f:
                 f.writelines(f"{i} {name}\n" for i, name in enumerate(NUS_CLASSES))
-        if os.path.isdir(out):
-            shutil.rmtree(out)
-        os.replace(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return out
+    return os.path.join(out_root, "NUS-WIDE-SCENE")
 
 
 def main(argv=None):
