@@ -33,7 +33,8 @@ def _counts(model):
 
 
 def test_every_registered_model_is_checked():
-    assert sorted(PADDLECLAS_PARAMS) == km.list_models()
+    # Tests may register their own tiny models, named Test*; every product model must be listed here.
+    assert sorted(PADDLECLAS_PARAMS) == [m for m in km.list_models() if not m.startswith("Test")]
 
 
 @pytest.mark.parametrize("name", sorted(PADDLECLAS_PARAMS))
