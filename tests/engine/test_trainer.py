@@ -29,21 +29,23 @@ def _exp(demo_data, tmp_path, name):
         optimizer=optim.OptimizerConfig(lr=0.05, l2=1e-4))
 
 
-def _run(exp, strategy, initial, steps):
+def train_steps(exp, strategy, model, steps):
+    """Runs `steps` single steps of the engine's compiled loop; returns each step's reduced sums."""
     samples = experiment.read_split(exp, exp.train_data)
-    with strategy.scope():
-        model = small_cnn()
-    model.set_weights(initial)
     trainer = experiment.make_trainer(exp, strategy, steps_per_epoch=steps, model=model)
     trainer.loop = LoopConfig(epochs=1, steps_per_epoch=steps, global_batch=8, steps_per_loop=1, verbose=False)
     iterator = iter(strategy.distribute_datasets_from_function(
         lambda ctx: pipeline.train_dataset(exp.train_data, samples, 16, 8, 6, exp.seed, 0, ctx)))
     train = trainer._build_train_fn()
-    losses = []
-    for _ in range(steps):
-        sums = train(iterator, tf.constant(1, tf.int64))
-        losses.append(float(sums["loss"]) / float(sums["count"]))
-    return np.array(losses), model.get_weights()
+    return [{k: float(v) for k, v in train(iterator, tf.constant(1, tf.int64)).items()} for _ in range(steps)]
+
+
+def _run(exp, strategy, initial, steps):
+    with strategy.scope():
+        model = small_cnn()
+    model.set_weights(initial)
+    sums = train_steps(exp, strategy, model, steps)
+    return np.array([s["loss"] / s["count"] for s in sums]), model.get_weights()
 
 
 def test_two_replicas_match_one_device(demo_data, tmp_path):

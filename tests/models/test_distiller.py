@@ -12,13 +12,12 @@ import pytest
 import tensorflow as tf
 
 from kclass import experiment, models, optim
-from kclass.data import lists, pipeline
+from kclass.data import lists
 from kclass.data.pipeline import DataConfig
-from kclass.engine.trainer import LoopConfig
 from kclass.errors import ConfigError, DataError
 from kclass.models.distiller import Distiller
 from kclass.models.layers import classifier, conv_bn
-from tests.engine.test_trainer import small_cnn
+from tests.engine.test_trainer import small_cnn, train_steps
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -68,19 +67,10 @@ def _exp(demo_data, tmp_path, name, source=None, **kw):
 
 
 def _train_steps(exp, strategy, model, steps):
-    """Runs `steps` single steps of the engine's compiled loop; returns per-step losses [steps]."""
-    samples = experiment.read_split(exp, exp.train_data)
-    trainer = experiment.make_trainer(exp, strategy, steps_per_epoch=steps, model=model)
-    trainer.loop = LoopConfig(epochs=1, steps_per_epoch=steps, global_batch=8, steps_per_loop=1, verbose=False)
-    iterator = iter(strategy.distribute_datasets_from_function(
-        lambda ctx: pipeline.train_dataset(exp.train_data, samples, 16, 8, 6, exp.seed, 0, ctx)))
-    train = trainer._build_train_fn()
-    out = []
-    for _ in range(steps):
-        sums = train(iterator, tf.constant(1, tf.int64))
-        out.append(float(sums["loss"]) / float(sums["count"]))
-        assert 0.0 <= float(sums["agree"]) <= float(sums["count"])
-    return np.array(out)
+    """Per-step losses [steps] of the engine's compiled loop; `agree` is a count within the batch."""
+    sums = train_steps(exp, strategy, model, steps)
+    assert all(0.0 <= s["agree"] <= s["count"] for s in sums)
+    return np.array([s["loss"] / s["count"] for s in sums])
 
 
 # ---- the model ----------------------------------------------------------------------------------
