@@ -3,6 +3,8 @@
 import keras
 from keras import layers
 
+from kclass.models.batch_norm import FusedBatchNorm
+
 # Paddle's defaults differ from Keras's; these keep checkpoints and training dynamics comparable.
 BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
@@ -36,8 +38,7 @@ def symmetric_conv(x, filters, kernel_size, strides=1, groups=1, use_bias=False,
 
 def batch_norm(x, name=None, sync=False):
     """Paddle-parameterised BatchNorm; `sync=True` reduces statistics across replicas."""
-    return layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, synchronized=sync,
-                                     name=name)(x)
+    return FusedBatchNorm(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, synchronized=sync, name=name)(x)
 
 
 def conv_bn(x, filters, kernel_size, strides=1, act=None, name=None, sync_bn=False, groups=1,
