@@ -97,10 +97,11 @@ class Momentum(keras.optimizers.Optimizer):
         grad = tf.cast(gradient, variable.dtype)
         if self._l2[index]:
             grad = grad + self._l2[index] * variable
-        velocity = self.velocities[index]
-        self.assign(velocity, self.momentum * velocity + grad)
-        step = grad + self.momentum * velocity if self.nesterov else velocity
-        self.assign_sub(variable, lr * step)
+        # TF's ApplyMomentum has exactly Paddle's form (nesterov: w -= lr (g + mu v_new)); one kernel
+        # instead of four elementwise ops and two assigns per variable.
+        tf.raw_ops.ResourceApplyMomentum(var=variable.handle, accum=self.velocities[index].handle, lr=lr,
+                                         grad=grad, momentum=tf.cast(self.momentum, variable.dtype),
+                                         use_nesterov=self.nesterov)
 
     def get_config(self):
         config = super().get_config()
