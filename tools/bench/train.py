@@ -1,10 +1,12 @@
 """Training throughput of kclass's real step (the engine's loop, the recipe's Momentum + L2 + CE).
 
 python tools/bench/train.py --model ResNet50_vd --batch 64 --image_size 32 --num_classes 100 \
-    [--precision fp32|mixed_bfloat16] [--steps 20 --repeats 3] [--json]
+    [--precision fp32|mixed_bfloat16] [--steps 20 --repeats 3] [--leak_steps 2000] [--json]
 
 Random images in memory (no input pipeline cost), one warm-up call (tracing), then `repeats` timed
 calls of `steps` steps each. Prints one line per repeat and, last, a JSON line with the median.
+`--leak_steps N` then runs N more steps and reports the resident memory after the first tenth and
+at the end (`rss_growth_mb`): a leak grows with steps, a cache does not.
 """
 
 import json
@@ -27,12 +29,30 @@ flags.DEFINE_integer("num_classes", 100, "Classes.")
 flags.DEFINE_enum("precision", "fp32", ["fp32", "mixed_bfloat16", "mixed_float16"], "Keras dtype policy.")
 flags.DEFINE_integer("steps", 20, "Steps per timed repeat (compiled into one loop call).")
 flags.DEFINE_integer("repeats", 3, "Timed repeats; the median is reported.")
+flags.DEFINE_integer("leak_steps", 0, "Steps of the leak check after timing (0: none).")
 flags.DEFINE_bool("json", False, "Print only the final JSON line.")
 FLAGS = flags.FLAGS
 
 
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def current_rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
+def leak_check(train, iterator, total, steps, chunk):
+    """Resident MB after the first tenth of `total` steps and at the end; `steps` (= chunk) per call."""
+    calls = max(1, total // chunk)
+    settled = None
+    for i in range(calls):
+        float(train(iterator, steps)["loss"])
+        if i + 1 == max(1, calls // 10):
+            settled = current_rss_mb()
+    return {"leak_steps": calls * chunk, "rss_after_tenth_mb": round(settled, 1),
+            "rss_end_mb": round(current_rss_mb(), 1), "rss_growth_mb": round(current_rss_mb() - settled, 1)}
 
 
 def main(argv):
@@ -65,10 +85,13 @@ def main(argv):
         rates.append(FLAGS.steps * FLAGS.batch / (time.perf_counter() - began))
         if not FLAGS.json:
             print(f"repeat {i + 1}: {rates[-1]:.1f} img/s")
-    print(json.dumps({"model": FLAGS.model, "precision": FLAGS.precision, "batch": FLAGS.batch,
-                      "image_size": FLAGS.image_size, "images_per_s": round(statistics.median(rates), 1),
-                      "min": round(min(rates), 1), "max": round(max(rates), 1),
-                      "peak_rss_mb": round(peak_rss_mb(), 1)}))
+    result = {"model": FLAGS.model, "precision": FLAGS.precision, "batch": FLAGS.batch,
+              "image_size": FLAGS.image_size, "images_per_s": round(statistics.median(rates), 1),
+              "min": round(min(rates), 1), "max": round(max(rates), 1)}
+    if FLAGS.leak_steps:
+        result.update(leak_check(train, iterator, FLAGS.leak_steps, steps, FLAGS.steps))
+    result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -2,12 +2,16 @@
 
 Runs in the PaddleClas venv (`bash .ci/paddle_env.sh` builds .venv-paddle):
 `.venv-paddle/bin/python tools/bench/peers/paddle_bench.py --model ResNet50_vd`. Prints one JSON
-line: dygraph training images/s (Momentum 0.9 + L2 1e-4, CE) and dygraph eval images/s at batch 64.
+line: dygraph training images/s (Momentum 0.9 + L2 1e-4, CE), dygraph eval images/s at batch 64, and
+the Paddle Inference predictor with oneDNN (PaddleClas's deployment path): batch-64 images/s and
+batch-1 latency in ms.
 """
 
 import argparse
 import json
+import os
 import statistics
+import tempfile
 import time
 
 import sklearn  # noqa: F401  Imported before paddle: the reverse order segfaults in zlib (paddle 2.6.2).
@@ -64,8 +68,35 @@ def main():
             model(images).numpy()
 
     evals = median_rate(eval_step, args.steps, args.repeats, args.batch)
+    predictor_rate, latency_ms = onednn_predictor(model, images.numpy(), args)
     print(json.dumps({"framework": f"paddle {paddle.__version__}", "model": args.model,
-                      "train_images_per_s": round(train, 1), "eval_images_per_s": round(evals, 1)}))
+                      "train_images_per_s": round(train, 1), "eval_images_per_s": round(evals, 1),
+                      "predictor_images_per_s": round(predictor_rate, 1), "predictor_latency_ms": round(latency_ms, 2)}))
+
+
+def onednn_predictor(model, images, args):
+    """Exports `model` with paddle.jit and times it in paddle.inference with oneDNN on 2 threads."""
+    from paddle import inference
+
+    prefix = os.path.join(tempfile.mkdtemp(prefix="paddle-bench-"), "model")
+    spec = paddle.static.InputSpec([None, 3, args.image_size, args.image_size], "float32", "x")
+    paddle.jit.save(paddle.jit.to_static(model, input_spec=[spec]), prefix)
+    config = inference.Config(prefix + ".pdmodel", prefix + ".pdiparams")
+    config.disable_gpu()
+    config.enable_mkldnn()
+    config.set_cpu_math_library_num_threads(os.cpu_count() or 1)
+    predictor = inference.create_predictor(config)
+    handle = predictor.get_input_handle(predictor.get_input_names()[0])
+    output = predictor.get_output_handle(predictor.get_output_names()[0])
+
+    def run(batch):
+        handle.copy_from_cpu(batch)
+        predictor.run()
+        output.copy_to_cpu()
+
+    rate = median_rate(lambda: run(images), args.steps, args.repeats, len(images))
+    latency_ms = 1000.0 / median_rate(lambda: run(images[:1]), 5 * args.steps, args.repeats, 1)
+    return rate, latency_ms
 
 
 if __name__ == "__main__":
