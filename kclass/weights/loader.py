@@ -122,8 +122,8 @@ def load_pdparams(model: keras.Model, path: str) -> LoadResult:
     for variable, value in updates:
         variable.assign(value.astype(variable.dtype))
     skipped = [s.names[style] for s in head] if skip_head else []
-    if skip_head:
-        _warn_classifier(path, skipped, state[head[0].names[style]].shape[-1], head[0].variable.shape[-1])
+    if skip_head:  # head[0] is the classifier's weight ([in, classes] in both layouts)
+        _warn_classifier(path, skipped, state[head[0].names[style]].shape, head[0].paddle_shape())
     return LoadResult("pdparams", path, skipped, style)
 
 
@@ -140,14 +140,18 @@ def _classifier_mismatch(head, state, style) -> bool:
     return bias is None or state.get(bias.names[style], np.empty(0)).shape == (file_w[1],)
 
 
-def _warn_classifier(path, names, file_classes, model_classes):
-    log.warning("%s: skipped the classifier %s (%d classes in the file, the model has %d); it keeps "
-                "its fresh initialisation", path, ", ".join(names), file_classes, model_classes)
+def _warn_classifier(path, names, file_shape, model_shape):
+    """The fine-tuning case, in one line: which file, which layer, the weight's shape in each."""
+    log.warning("%s: skipped the classifier %s, weight %s in the file, %s in the model (%d classes in the "
+                "file, the model has %d); it keeps its fresh initialisation", path, ", ".join(names),
+                list(file_shape), list(model_shape), file_shape[-1], model_shape[-1])
 
 
 def _load_keras(model: keras.Model, path: str, kind: str) -> LoadResult:
     head = mapping.classifier_layer(model)
     classes = _stored_classes(path, kind, head) or head.units
+    if kind == "h5":
+        _check_h5_shapes(model, path, skip=None if classes == head.units else head)
     if kind == "h5" and classes == head.units:
         # The common case loads in place; Keras assigns layer by layer, so undo a partial load.
         before = model.get_weights()
@@ -170,8 +174,68 @@ def _load_keras(model: keras.Model, path: str, kind: str) -> LoadResult:
             layer.set_weights(twin.get_layer(layer.name).get_weights())
     if classes == head.units:
         return LoadResult(kind, path)
-    _warn_classifier(path, [head.name], classes, head.units)
+    _warn_classifier(path, [head.name], (head.kernel.shape[0], classes), head.kernel.shape)
     return LoadResult(kind, path, [v.path for v in head.weights])
+
+
+def _check_h5_shapes(model, path, skip=None):
+    """WeightsError naming the first tensor of a Keras `.weights.h5` whose shape does not fit `model`.
+
+    Keras alone would report it as a multi-line dump of the variable's values, or load without a word
+    the first layers of a deeper model's file. `skip` (a classifier of another class count) is not compared.
+    """
+    import h5py
+
+    groups = _h5_groups(model)
+    if groups is None:
+        return
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:  # truncated or not HDF5
+        raise WeightsError(f"{path}: not a readable .weights.h5 file ({e})") from None
+    with f:
+        if "layers" not in f:  # a legacy (Keras 2) layout: Keras's own check applies
+            return
+        problems = [_h5_layer_misfit(f, group, layer) for group, layer in groups if layer is not skip]
+        extra = sorted(set(f["layers"]) - {group.split("/", 1)[1] for group, _ in groups})
+    problems = [p for p in problems if p]
+    if extra:
+        problems.append(f"the file has {len(extra)} layer(s) the model lacks (layers/{extra[0]}, ...)")
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise WeightsError(f"{path} does not fit {model.name!r}: {problems[0]}{more}; "
+                           "are these the weights of another model?")
+
+
+def _h5_groups(model):
+    """[(h5 group, layer)]: where Keras's saving_lib puts each layer's variables, or None if unknown.
+
+    Functional and Sequential models file their layers by class and position (`layers/conv2d_3`),
+    not by layer name, so a file of another architecture can fill the same groups with other shapes.
+    """
+    from keras.src.utils.naming import to_snake_case  # the rule saving_lib names the groups by
+
+    if model._obj_type() not in ("Functional", "Sequential"):
+        return None
+    seen, groups = {}, []
+    for layer in model.layers:
+        base = to_snake_case(type(layer).__name__)
+        seen[base] = seen.get(base, -1) + 1
+        groups.append((f"layers/{base}_{seen[base]}" if seen[base] else f"layers/{base}", layer))
+    return groups
+
+
+def _h5_layer_misfit(f, group, layer):
+    """How `layer`'s own variables differ from those the file keeps in `group`, or None."""
+    own = layer._trainable_variables + layer._non_trainable_variables  # what Layer.save_own_variables writes
+    stored = f[group]["vars"] if group in f and "vars" in f[group] else {}
+    shapes = [tuple(stored[str(i)].shape) for i in range(len(stored))]
+    if sorted(shapes) == sorted(tuple(v.shape) for v in own):  # order-free: no false alarm on a layout detail
+        return None
+    if len(shapes) != len(own):
+        return f"{len(shapes)} weights for layer {layer.name} at {group} (model expects {len(own)})"
+    variable, shape = next((v, s) for v, s in zip(own, shapes) if tuple(v.shape) != s)
+    return f"shape mismatch: {variable.path} {list(shape)} (model expects {list(variable.shape)})"
 
 
 def _restored_twin(model, head_name, classes, path, kind):

@@ -2,14 +2,15 @@
 
 A ResNet18_vd learns the 6-shape demo set; its best_model then seeds a 3-class task (three of the
 shapes, relabelled). After the same few steps, the fine-tuned run must clearly beat the same recipe
-from scratch, and the 6-class classifier must be skipped with one warning line.
+from scratch, and the 6-class classifier must be skipped with one warning line. Weights of another
+architecture stop the run before its first step.
 """
 
 import re
 
 import pytest
 
-from tests.clitools import run
+from tests.clitools import demo_params, run
 
 DEMO = "gin/quick_start/demo.gin"
 # 16 px images; evaluation resizes to 18 (8/7 of the size) instead of the CIFAR recipe's fixed 36.
@@ -64,3 +65,19 @@ def test_finetuning_from_own_weights_beats_scratch(tmp_path):
     print(f"\npretrained 6-class top1 {_top1(pre):.3f}; 3-class task after the same 14 steps: "
           f"fine-tuned {tuned_top1:.3f}, from scratch {scratch_top1:.3f}")
     assert tuned_top1 >= scratch_top1 + 0.2
+
+
+@pytest.mark.slow
+def test_pretrained_of_another_model_stops_before_any_step(tmp_path):
+    import kclass.models as km
+
+    other = tmp_path / "mobilenet.weights.h5"  # e.g. the best_model of another run
+    km.build("MobileNetV3_small_x0_35", num_classes=6, input_shape=(32, 32, 3)).save_weights(other)
+    params = demo_params(tmp_path / "data", tmp_path / "run", epochs=1, per_class=8) + [f"PRETRAINED='{other}'"]
+    done = run("train", "--gin_file", DEMO, gin_params=params)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    errors = [line for line in done.stderr.splitlines() if str(other) in line]
+    assert len(errors) == 1 and errors[0].startswith(
+        f"kclass: error: {other} does not fit 'ResNet18_vd': shape mismatch: conv1_1_conv/kernel "
+        "[3, 3, 3, 8] (model expects [3, 3, 3, 32])"), done.stderr[-3000:]
+    assert "epoch 1/" not in done.stdout and not (tmp_path / "run" / "checkpoints").exists()

@@ -100,9 +100,12 @@ def test_classifier_with_other_class_count_is_skipped_with_one_warning(tmp_path,
     with caplog.at_level(logging.WARNING, logger="kclass.weights"):
         result = load_weights(model, tmp_path / "w.pdparams")
     assert result.skipped == ["out.weight", "out.bias"]
-    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
-    assert len(warnings) == 1 and "out.weight" in warnings[0].getMessage()
-    assert "10 classes in the file, the model has 7" in warnings[0].getMessage()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    fan_in = model.get_layer("fc").kernel.shape[0]
+    assert len(warnings) == 1 and "\n" not in warnings[0]
+    assert warnings[0].startswith(f"{tmp_path}/w.pdparams: skipped the classifier out.weight, out.bias, "
+                                  f"weight [{fan_in}, 10] in the file, [{fan_in}, 7] in the model")
+    assert "10 classes in the file, the model has 7" in warnings[0]
     assert _same(_values(model, skip=("fc", "seed")), _values(source, skip=("fc", "seed")))
     np.testing.assert_array_equal(_values(model)["fc/kernel"], head_before)
 
@@ -162,9 +165,56 @@ def test_keras_h5_and_best_model_dir(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="kclass.weights"):
         result = load_weights(other, tmp_path / "best_model")
     assert result.skipped == ["fc/kernel", "fc/bias"]
-    assert len(caplog.records) == 1 and "skipped the classifier fc" in caplog.records[0].getMessage()
+    assert len(caplog.records) == 1
+    assert caplog.records[0].getMessage().startswith(
+        f"{tmp_path}/best_model/model.weights.h5: skipped the classifier fc, "
+        "weight [1280, 10] in the file, [1280, 3] in the model")
     assert _same(_values(other, skip=("fc", "seed")), _values(source, skip=("fc", "seed")))
     _expect_error(_build("ResNet18_vd"), tmp_path / "best_model", "does not fit 'ResNet18_vd'")
+
+
+def _edited_h5(tmp_path, name, edit):
+    """`name`'s `.weights.h5` (random weights, 10 classes) after `edit(h5py.File)`."""
+    import h5py
+
+    path = tmp_path / f"{name}.weights.h5"
+    _randomized(name).save_weights(path)
+    with h5py.File(path, "r+") as f:
+        edit(f)
+    return path
+
+
+def _dataset_of_shape(f, shape):
+    found = []
+    f.visititems(lambda key, obj: found.append(key) if getattr(obj, "shape", None) == shape else None)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_h5_backbone_mismatch_names_the_first_weight_and_both_shapes(tmp_path):
+    def narrow_conv1_2(f):  # as if the stem's second conv had 16 filters
+        key = _dataset_of_shape(f, (3, 3, 32, 32))
+        del f[key]
+        f[key] = np.zeros((3, 3, 32, 16), "float32")
+    path = _edited_h5(tmp_path, "ResNet18_vd", narrow_conv1_2)
+    with pytest.raises(WeightsError) as info:
+        load_weights(_build("ResNet18_vd"), path)
+    assert str(info.value) == (f"{path} does not fit 'ResNet18_vd': shape mismatch: conv1_2_conv/kernel "
+                               "[3, 3, 32, 16] (model expects [3, 3, 32, 32]); are these the weights of "
+                               "another model?")
+    _expect_error(_build("ResNet18_vd"), path, "conv1_2_conv/kernel")  # and nothing assigned
+
+
+def test_h5_of_another_model_is_refused_before_keras_assigns_anything(tmp_path):
+    other = _edited_h5(tmp_path, "MobileNetV3_small_x0_35", lambda f: None)
+    _expect_error(_build("ResNet18_vd"), other, f"{other} does not fit 'ResNet18_vd': shape mismatch: "
+                  "conv1_1_conv/kernel [3, 3, 3, 8] (model expects [3, 3, 3, 32]) (and ",
+                  "weights of another model?")
+    # A deeper model's file fills every group of the model; its extra layers are what give it away.
+    deeper = _edited_h5(tmp_path, "ResNet18_vd", lambda f: f.copy(f["layers/dense"], "layers/dense_1"))
+    _expect_error(_build("ResNet18_vd"), deeper, "the file has 1 layer(s) the model lacks (layers/dense_1, ...)")
+    (tmp_path / "cut.weights.h5").write_bytes(deeper.read_bytes()[:5000])
+    _expect_error(_build("ResNet18_vd"), tmp_path / "cut.weights.h5", "not a readable .weights.h5 file")
 
 
 def test_checkpoint_prefix_and_directory(tmp_path, caplog):
