@@ -204,15 +204,23 @@ def make_trainer(exp: Experiment, strategy, steps_per_epoch: int, model=None) ->
                    saved_model=getattr(model, "student", None))
 
 
+def check(exp: Experiment) -> None:
+    """Refuses, before anything is written or prepared, the mistakes a recipe shows by itself."""
+    models.check_name(exp.model)
+    if exp.teacher:
+        models.check_name(exp.teacher)
+    if exp.on_bad_image not in ("error", "skip"):
+        raise ConfigError(f"on_bad_image={exp.on_bad_image!r}: expected 'error' or 'skip'")
+
+
 def train(exp: Experiment, strategy=None) -> Dict[str, float]:
     """Runs (or resumes) the recipe to its last epoch; returns the final eval metrics."""
     strategy = strategy or tf.distribute.get_strategy()
+    check(exp)  # python -m kclass.train checks earlier still, before writing config.gin
     if exp.prepare is not None:
         exp.prepare()
     train_samples = read_split(exp, exp.train_data)
     val_samples = read_split(exp, exp.val_data) if exp.val_data is not None else None
-    if exp.on_bad_image not in ("error", "skip"):
-        raise ConfigError(f"on_bad_image={exp.on_bad_image!r}: expected 'error' or 'skip'")
     if exp.on_bad_image == "skip":
         train_samples = drop_undecodable(train_samples, exp.model_dir, "train")
         val_samples = val_samples and drop_undecodable(val_samples, exp.model_dir, "val")

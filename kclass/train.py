@@ -41,6 +41,7 @@ def main(argv):
         exp = configurables.Experiment()
         if FLAGS.precision:
             exp = dataclasses.replace(exp, precision=FLAGS.precision)
+        experiment.check(exp)  # a misspelt MODEL fails here, before MODEL_DIR is created
         if is_chief(strategy):
             os.makedirs(exp.model_dir, exist_ok=True)
             from kclass.engine.checkpoints import atomic_write_text

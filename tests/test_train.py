@@ -51,6 +51,16 @@ def test_bad_list_lines_stop_training(tmp_path):
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
+def test_misspelt_model_names_the_closest_models_before_any_work(tmp_path):
+    params = demo_params(tmp_path / "data", tmp_path / "run") + ["MODEL='ResNet50vd'"]
+    done = run("train", "--gin_file", DEMO, gin_params=params)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    errors = [line for line in done.stderr.splitlines() if "ResNet50vd" in line]
+    assert len(errors) == 1 and errors[0].startswith("kclass: error: unknown model 'ResNet50vd'; did you mean "
+                                                     "ResNet50_vd, "), done.stderr[-3000:]
+    assert not (tmp_path / "run").exists() and not (tmp_path / "data").exists()  # not even the demo data
+
+
 def _final_weights(run_dir):
     import tensorflow as tf
     reader = tf.train.load_checkpoint(str(run_dir / "checkpoints"))

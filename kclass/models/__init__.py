@@ -9,4 +9,4 @@ it as `model.l2_exclude`).
 from kclass.models import mobilenet_v3  # noqa: F401  (registers MobileNetV3 large/small)
 from kclass.models import resnet_vd  # noqa: F401  (registers the ResNet_vd family)
 from kclass.models.decay import decayed_variables, l2_exclude_fn, no_decay_variables  # noqa: F401
-from kclass.models.registry import build, list_models, register_model  # noqa: F401
+from kclass.models.registry import build, check_name, list_models, register_model  # noqa: F401
