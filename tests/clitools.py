@@ -18,12 +18,26 @@ def demo_params(data_root, model_dir, epochs=6, per_class=80, batch=32):
             "make_demo_dataset.val_per_class=20"]
 
 
-def run(verb, *args, gin_params=(), timeout=600, **popen):
+def _command(verb, args, gin_params):
     cmd = [sys.executable, "-m", f"kclass.{verb}", *args]
     for p in gin_params:
         cmd += ["--gin_param", p]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, **popen)
+    return cmd
+
+
+def _env():
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
+
+
+def run(verb, *args, gin_params=(), timeout=600, **popen):
+    return subprocess.run(_command(verb, args, gin_params), cwd=ROOT, env=_env(), capture_output=True, text=True,
+                          timeout=timeout, **popen)
+
+
+def start(verb, *args, gin_params=()):
+    """The command `run` runs, started in the background with its output discarded (a test kills it)."""
+    return subprocess.Popen(_command(verb, args, gin_params), cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
 
 
 def last_json(stdout):

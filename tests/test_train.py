@@ -1,9 +1,16 @@
 """python -m kclass.train end to end: the demo learns; user mistakes are one line before any work."""
 
+import json
+import os
+import random
+import re
+import signal
+import time
+
 import numpy as np
 import pytest
 
-from tests.clitools import demo_params, last_json, run
+from tests.clitools import demo_params, last_json, run, start
 
 DEMO = "gin/quick_start/demo.gin"
 
@@ -61,6 +68,26 @@ def test_misspelt_model_names_the_closest_models_before_any_work(tmp_path):
     assert not (tmp_path / "run").exists() and not (tmp_path / "data").exists()  # not even the demo data
 
 
+# ---- nothing lost: SIGKILL, then the same command resumes ----------------------------------------
+# Two epochs of 6 steps, a checkpoint every 2 steps, op determinism: resumed runs are bit-identical.
+RESUME_ARGS = ("--gin_file", DEMO, "--deterministic")
+RESUME_STEPS = 12
+
+
+def _resume_params(data, run_dir):
+    return demo_params(data, run_dir, epochs=2, per_class=32) + [
+        "Experiment.checkpoint_every_steps=2", "Experiment.steps_per_loop=1"]
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory):
+    """An uninterrupted run of the resume recipe (and the demo data the killed runs share)."""
+    root = tmp_path_factory.mktemp("reference")
+    done = run("train", *RESUME_ARGS, gin_params=_resume_params(root / "data", root / "run"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return root
+
+
 def _final_weights(run_dir):
     import tensorflow as tf
     reader = tf.train.load_checkpoint(str(run_dir / "checkpoints"))
@@ -68,31 +95,19 @@ def _final_weights(run_dir):
     return {n: reader.get_tensor(n) for n in names}, int(reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE"))
 
 
+def _assert_same_final_weights(reference, got):
+    ref, ref_step = _final_weights(reference)
+    weights, step = _final_weights(got)
+    assert ref_step == step == RESUME_STEPS
+    for name, value in ref.items():
+        np.testing.assert_allclose(weights[name], value, rtol=1e-6, atol=1e-7, err_msg=name)
+
+
 @pytest.mark.slow
-def test_sigkill_mid_epoch_then_resume_loses_nothing(tmp_path):
-    import signal
-    import subprocess
-    import time
-
-    from tests.clitools import ROOT
-    data = tmp_path / "data"
-    extra = ["Experiment.checkpoint_every_steps=2", "Experiment.steps_per_loop=1"]
-    args = ["train", "--gin_file", DEMO, "--deterministic"]
-
-    def params(run_dir):
-        return demo_params(data, tmp_path / run_dir, epochs=2, per_class=32) + extra
-
-    # Uninterrupted reference.
-    done = run(*args, gin_params=params("ref"))
-    assert done.returncode == 0, done.stderr[-3000:]
-    # Same command, killed with SIGKILL right after its first mid-epoch checkpoint, then re-run.
-    import os
-    import sys
-    cmd = [sys.executable, "-m", "kclass.train", "--gin_file", DEMO, "--deterministic"]
-    for p in params("killed"):
-        cmd += ["--gin_param", p]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+def test_sigkill_mid_epoch_then_resume_loses_nothing(tmp_path, reference_run):
+    params = _resume_params(reference_run / "data", tmp_path / "killed")
+    # The same command, killed with SIGKILL right after its first mid-epoch checkpoint, then re-run.
+    proc = start("train", *RESUME_ARGS, gin_params=params)
     index = tmp_path / "killed" / "checkpoints" / "checkpoint"
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
@@ -102,15 +117,139 @@ def test_sigkill_mid_epoch_then_resume_loses_nothing(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     killed_at = _final_weights(tmp_path / "killed")[1]
-    assert 0 < killed_at < 12, killed_at  # really interrupted mid-run (6 steps per epoch, 12 in all)
-    resumed = run(*args, gin_params=params("killed"))
+    assert 0 < killed_at < RESUME_STEPS, killed_at  # really interrupted mid-run
+    resumed = run("train", *RESUME_ARGS, gin_params=params)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert f"resumed from" in resumed.stdout
-    ref, ref_step = _final_weights(tmp_path / "ref")
-    got, got_step = _final_weights(tmp_path / "killed")
-    assert ref_step == got_step == 12
-    for name, value in ref.items():
-        np.testing.assert_allclose(got[name], value, rtol=1e-6, atol=1e-7, err_msg=name)
+    assert "resumed from" in resumed.stdout
+    _assert_same_final_weights(reference_run / "run", tmp_path / "killed")
+
+
+def _latest_step(run_dir):
+    """The step of the checkpoint the index names (0 before the first)."""
+    index = run_dir / "checkpoints" / "checkpoint"
+    found = re.search(r'^model_checkpoint_path: "ckpt-(\d+)"', index.read_text(), re.M) if index.exists() else None
+    return int(found.group(1)) if found else 0
+
+
+def _written_since(path, since):
+    try:
+        return os.path.getmtime(path) >= since
+    except FileNotFoundError:  # a temp file renamed or deleted meanwhile
+        return False
+
+
+def _fresh_files(folder, since):
+    """Files under `folder` written after `since` (older ones are debris of earlier attempts)."""
+    paths = [os.path.join(parent, name) for parent, _, names in os.walk(folder) for name in names]
+    return [path for path in paths if _written_since(path, since)]
+
+
+def _checkpoint_being_written(run_dir, since):
+    """A checkpoint newer than the index names has files (TF's `ckpt-N_temp/`, then `ckpt-N.*`), or the
+    index's own temp file exists: a save is under way."""
+    latest = _latest_step(run_dir)
+    for path in _fresh_files(run_dir / "checkpoints", since):
+        step = re.search(r"ckpt-(\d+)", path)
+        if ".tmp" in os.path.basename(path) or (step and int(step.group(1)) > latest):
+            return True
+    return False
+
+
+def _best_model_write_started(run_dir, since):
+    """Any new file in best_model/: whatever the writer's way, a kill now lands inside its write."""
+    return bool(_fresh_files(run_dir / "best_model", since))
+
+
+def _best_model_being_written(run_dir, since):
+    return any(os.path.basename(path).startswith(".tmp-") for path in _fresh_files(run_dir / "best_model", since))
+
+
+def _kill_at(kind, proc, run_dir, rng, since):
+    """SIGKILLs `proc` at a moment of `kind`; returns whether a write was under way.
+
+    checkpoint / best_model: a random instant (0-30 ms) into the attempt's first checkpoint /
+    best_model write; anytime: a random instant (0-1.5 s) after the attempt's first new checkpoint.
+    """
+    writes = {"checkpoint": _checkpoint_being_written, "best_model": _best_model_write_started}
+    first = _latest_step(run_dir)
+    deadline = time.time() + 300
+    while proc.poll() is None and time.time() < deadline:
+        if kind in writes and writes[kind](run_dir, since):
+            time.sleep(rng.uniform(0, 0.03))
+            break
+        if kind == "anytime" and _latest_step(run_dir) > first:
+            time.sleep(rng.uniform(0, 1.5))
+            break
+        time.sleep(0.003)
+    assert proc.poll() is None, f"the run ended (status {proc.returncode}) before the {kind} kill"
+    during_write = _checkpoint_being_written(run_dir, since) or _best_model_being_written(run_dir, since)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return during_write
+
+
+def _h5_arrays(path):
+    import h5py
+
+    arrays = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda key, obj: arrays.update({key: obj[()]}) if isinstance(obj, h5py.Dataset) else None)
+    return arrays
+
+
+def _assert_everything_loads(run_dir):
+    """Every checkpoint the index lists and best_model read back whole: no half-written file is current."""
+    import tensorflow as tf
+
+    state = tf.train.get_checkpoint_state(str(run_dir / "checkpoints"))
+    for prefix in state.all_model_checkpoint_paths if state else []:
+        reader = tf.train.load_checkpoint(prefix)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    best = run_dir / "best_model"
+    if (best / "model.weights.h5").exists():
+        assert _h5_arrays(best / "model.weights.h5")
+    if (best / "best.json").exists():  # written just after the weights: a kill between leaves none yet
+        assert json.loads((best / "best.json").read_text())["metric"] == "top1"
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_repeatedly_loses_nothing(tmp_path, reference_run):
+    """Killed four times at seeded random moments, three aimed inside a checkpoint or best_model write;
+    after each kill all on disk loads and the run goes on; it ends equal to the uninterrupted run."""
+    import kclass.models as km
+    from kclass.weights import load_weights
+
+    rng = random.Random(10)
+    run_dir = tmp_path / "run"
+    params = _resume_params(reference_run / "data", run_dir)
+    kills, reached = [], 0
+    # best_model is written at the end of epoch 1 (step 6): the first two kills come before it.
+    for kind in ("checkpoint", "best_model", "anytime", "checkpoint"):
+        since = time.time()
+        during_write = _kill_at(kind, start("train", *RESUME_ARGS, gin_params=params), run_dir, rng, since)
+        _assert_everything_loads(run_dir)
+        assert _latest_step(run_dir) >= reached, "a kill lost a checkpoint that was already current"
+        reached = _latest_step(run_dir)
+        kills.append(f"{kind}{' (inside a write)' if during_write else ''} -> resumes from step {reached}")
+    print("\nkills: " + "; ".join(kills))
+    assert sum("inside" in kill for kill in kills) >= 2, kills  # the writes were really hit, not only missed
+    done = run("train", *RESUME_ARGS, gin_params=params)
+    assert done.returncode == 0 and "resumed from" in done.stdout, done.stderr[-3000:]
+    _assert_everything_loads(run_dir)
+    _assert_same_final_weights(reference_run / "run", run_dir)
+    # best_model loads with kclass's loader, and is the uninterrupted run's, file and metric.
+    load_weights(km.build("ResNet18_vd", num_classes=6, input_shape=(32, 32, 3)), run_dir / "best_model")
+    ref_dir = reference_run / "run" / "best_model"
+    ref_arrays = _h5_arrays(ref_dir / "model.weights.h5")
+    arrays = _h5_arrays(run_dir / "best_model" / "model.weights.h5")
+    assert arrays.keys() == ref_arrays.keys()
+    for name, value in ref_arrays.items():
+        np.testing.assert_allclose(arrays[name], value, rtol=1e-6, atol=1e-7, err_msg=name)
+    ref_best = json.loads((ref_dir / "best.json").read_text())
+    best = json.loads((run_dir / "best_model" / "best.json").read_text())
+    assert (best["epoch"], best["step"]) == (ref_best["epoch"], ref_best["step"]), (best, ref_best)
+    assert best["value"] == pytest.approx(ref_best["value"], abs=1e-6)
 
 
 def _corrupt_one(data_root):
