@@ -14,8 +14,11 @@ _FUSED_DTYPES = (tf.float32, tf.bfloat16, tf.float16)
 
 
 @keras.saving.register_keras_serializable(package="kclass")
-class FusedBatchNorm(keras.layers.BatchNormalization):
-    """`keras.layers.BatchNormalization` over NHWC [N, H, W, C] with axis -1, run by FusedBatchNormV3."""
+class BatchNormalization(keras.layers.BatchNormalization):
+    """`keras.layers.BatchNormalization` over NHWC [N, H, W, C] with axis -1, run by FusedBatchNormV3.
+
+    Keras's own class name, so `.weights.h5` files (grouped by class name) stay interchangeable.
+    """
 
     def _can_fuse(self, inputs, mask):
         return (keras.backend.backend() == "tensorflow" and mask is None and not self.synchronized

@@ -3,7 +3,7 @@
 import keras
 from keras import layers
 
-from kclass.models.batch_norm import FusedBatchNorm
+from kclass.models.batch_norm import BatchNormalization
 from kclass.models.conv import Conv2D
 
 # Paddle's defaults differ from Keras's; these keep checkpoints and training dynamics comparable.
@@ -39,7 +39,7 @@ def symmetric_conv(x, filters, kernel_size, strides=1, groups=1, use_bias=False,
 
 def batch_norm(x, name=None, sync=False):
     """Paddle-parameterised BatchNorm; `sync=True` reduces statistics across replicas."""
-    return FusedBatchNorm(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, synchronized=sync, name=name)(x)
+    return BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, synchronized=sync, name=name)(x)
 
 
 def conv_bn(x, filters, kernel_size, strides=1, act=None, name=None, sync_bn=False, groups=1,

@@ -1,16 +1,16 @@
-"""FusedBatchNorm must equal keras.layers.BatchNormalization: outputs, gradients, moving statistics."""
+"""BatchNormalization must equal keras.layers.BatchNormalization: outputs, gradients, moving statistics."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from kclass.models.batch_norm import FusedBatchNorm
+from kclass.models.batch_norm import BatchNormalization
 
 
 def _pair(shape, **kwargs):
     ref = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, **kwargs)
-    fused = FusedBatchNorm(momentum=0.9, epsilon=1e-5, **kwargs)
+    fused = BatchNormalization(momentum=0.9, epsilon=1e-5, **kwargs)
     for layer in (ref, fused):
         layer.build(shape)
     rng = np.random.default_rng(0)
@@ -51,6 +51,19 @@ def test_non_4d_input_falls_back_to_keras():
 
 
 def test_config_round_trip_restores_the_fused_class():
-    layer = FusedBatchNorm(momentum=0.9, epsilon=1e-5, name="bn")
+    layer = BatchNormalization(momentum=0.9, epsilon=1e-5, name="bn")
     clone = keras.layers.deserialize(keras.layers.serialize(layer))
-    assert type(clone) is FusedBatchNorm and clone.epsilon == 1e-5 and clone.momentum == 0.9
+    assert type(clone) is BatchNormalization and clone.epsilon == 1e-5 and clone.momentum == 0.9
+
+
+def test_weights_h5_is_interchangeable_with_keras_batch_normalization(tmp_path):
+    def net(bn_class):
+        x = keras.Input((4, 4, 3))
+        return keras.Model(x, bn_class(momentum=0.9, epsilon=1e-5)(keras.layers.Conv2D(5, 3)(x)))
+
+    keras_net, ours = net(keras.layers.BatchNormalization), net(BatchNormalization)
+    keras_net.layers[-1].set_weights([np.full(5, v, np.float32) for v in (1.5, 0.5, 0.2, 2.0)])
+    keras_net.save_weights(tmp_path / "keras.weights.h5")
+    ours.load_weights(tmp_path / "keras.weights.h5")
+    for want, got in zip(keras_net.get_weights(), ours.get_weights()):
+        np.testing.assert_array_equal(got, want)

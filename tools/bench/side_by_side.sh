@@ -2,11 +2,13 @@
 # Runs kclass and its peers one after another in one sitting and prints one JSON line per measurement.
 #   TIMM_PYTHON=/path/venv-timm/bin/python PADDLE_PYTHON=.venv-paddle/bin/python bash tools/bench/side_by_side.sh
 # A peer whose python is unset or missing is skipped. Run on an idle machine; nothing else in parallel.
+# PADDLE_ARGS (e.g. "--steps 5 --repeats 1") shortens PaddleClas's MobileNetV3 run, which takes ~10 min.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 KCLASS_PYTHON="${KCLASS_PYTHON:-python}"
 TIMM_PYTHON="${TIMM_PYTHON:-}"
 PADDLE_PYTHON="${PADDLE_PYTHON:-.venv-paddle/bin/python}"
+PADDLE_ARGS="${PADDLE_ARGS:-}"
 last() { tail -n 1; }
 echo "# $(date -u +%FT%TZ) $(uptime)"
 "$KCLASS_PYTHON" tools/bench/peak.py --json 2>/dev/null | last
@@ -25,7 +27,7 @@ if [ -x "$TIMM_PYTHON" ]; then
 fi
 if [ -x "$PADDLE_PYTHON" ]; then
   for model in ResNet50_vd MobileNetV3_large_x1_0; do
-    "$PADDLE_PYTHON" tools/bench/peers/paddle_bench.py --model "$model" 2>/dev/null | last
+    "$PADDLE_PYTHON" tools/bench/peers/paddle_bench.py --model "$model" $PADDLE_ARGS 2>/dev/null | last
   done
 fi
 echo "# $(date -u +%FT%TZ) $(uptime)"
