@@ -51,8 +51,9 @@ def leak_check(train, iterator, total, steps, chunk):
         float(train(iterator, steps)["loss"])
         if i + 1 == max(1, calls // 10):
             settled = current_rss_mb()
-    return {"leak_steps": calls * chunk, "rss_after_tenth_mb": round(settled, 1),
-            "rss_end_mb": round(current_rss_mb(), 1), "rss_growth_mb": round(current_rss_mb() - settled, 1)}
+    end = current_rss_mb()
+    return {"leak_steps": calls * chunk, "rss_after_tenth_mb": round(settled, 1), "rss_end_mb": round(end, 1),
+            "rss_growth_mb": round(end - settled, 1)}
 
 
 def main(argv):

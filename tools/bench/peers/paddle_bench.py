@@ -10,25 +10,13 @@ batch-1 latency in ms.
 import argparse
 import json
 import os
-import statistics
 import tempfile
-import time
 
 import sklearn  # noqa: F401  Imported before paddle: the reverse order segfaults in zlib (paddle 2.6.2).
 import numpy as np
 import paddle
 from paddleclas.ppcls.arch.backbone.legendary_models import mobilenet_v3, resnet
-
-
-def median_rate(run, steps, repeats, images_per_step):
-    run()  # warm-up
-    rates = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        for _ in range(steps):
-            run()
-        rates.append(steps * images_per_step / (time.perf_counter() - began))
-    return statistics.median(rates)
+from timing import median_rate
 
 
 def main():

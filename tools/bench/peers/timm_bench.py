@@ -7,22 +7,10 @@ Runs in its own venv (see tools/bench/README.md): `python tools/bench/peers/timm
 
 import argparse
 import json
-import statistics
-import time
 
 import timm
 import torch
-
-
-def median_rate(run, steps, repeats, images_per_step):
-    run()  # warm-up
-    rates = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        for _ in range(steps):
-            run()
-        rates.append(steps * images_per_step / (time.perf_counter() - began))
-    return statistics.median(rates)
+from timing import median_rate
 
 
 def main():
