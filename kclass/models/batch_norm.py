@@ -38,8 +38,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
                 x=x, scale=gamma, offset=beta, mean=tf.zeros([0], tf.float32),
                 variance=tf.zeros([0], tf.float32), epsilon=self.epsilon, is_training=True)
             # The kernel returns the Bessel-corrected variance; Keras (and Paddle) average the biased one.
-            count = tf.cast(tf.reduce_prod(tf.shape(x)[:3]), tf.float32)
-            variance = variance * tf.maximum(count - 1.0, 0.0) / tf.maximum(count, 1.0)
+            variance = variance * _biased_factor(x)
             momentum = self.momentum
             self.moving_mean.assign(self.moving_mean * momentum + tf.cast(mean, self.moving_mean.dtype) * (1.0 - momentum))
             self.moving_variance.assign(self.moving_variance * momentum
@@ -49,3 +48,12 @@ class BatchNormalization(keras.layers.BatchNormalization):
                 x=x, scale=gamma, offset=beta, mean=tf.cast(self.moving_mean, tf.float32),
                 variance=tf.cast(self.moving_variance, tf.float32), epsilon=self.epsilon, is_training=False)
         return tf.cast(y, self.compute_dtype)
+
+
+def _biased_factor(x):
+    """(n - 1) / n for the n = N*H*W values per channel; a Python float when the shape is static."""
+    if x.shape[:3].is_fully_defined():
+        n = x.shape[:3].num_elements()
+        return max(n - 1, 0) / max(n, 1)
+    n = tf.cast(tf.reduce_prod(tf.shape(x)[:3]), tf.float32)
+    return tf.maximum(n - 1.0, 0.0) / tf.maximum(n, 1.0)

@@ -67,3 +67,12 @@ def test_weights_h5_is_interchangeable_with_keras_batch_normalization(tmp_path):
     ours.load_weights(tmp_path / "keras.weights.h5")
     for want, got in zip(keras_net.get_weights(), ours.get_weights()):
         np.testing.assert_array_equal(got, want)
+
+
+def test_unknown_batch_size_in_training_matches_keras():
+    ref, fused = _pair((8, 3, 3, 4))
+    x = tf.random.stateless_normal((8, 3, 3, 4), seed=(5, 6))
+    spec = [tf.TensorSpec([None, 3, 3, 4])]
+    for layer in (ref, fused):
+        tf.function(lambda v, layer=layer: layer(v, training=True), input_signature=spec)(x)
+    np.testing.assert_allclose(fused.moving_variance, ref.moving_variance, rtol=1e-5, atol=1e-5)
