@@ -14,6 +14,7 @@ import math
 import keras
 from keras import layers, ops
 
+from kclass.models.conv import Conv2D
 from kclass.models.decay import l2_exclude_fn
 from kclass.models.layers import batch_norm, conv_bn, symmetric_conv
 from kclass.models.registry import register_model
@@ -97,10 +98,10 @@ def _depthwise_init(kernel_size):
 def _se(x, name):
     channels = x.shape[-1]
     s = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_pool")(x)
-    s = layers.Conv2D(channels // 4, 1, activation="relu", name=f"{name}_conv1",
+    s = Conv2D(channels // 4, 1, activation="relu", name=f"{name}_conv1",
                       kernel_initializer=keras.initializers.VarianceScaling(
                           2.0, "fan_in", "untruncated_normal"))(s)
-    s = layers.Conv2D(channels, 1, name=f"{name}_conv2", kernel_initializer=keras.initializers
+    s = Conv2D(channels, 1, name=f"{name}_conv2", kernel_initializer=keras.initializers
                       .VarianceScaling(2.0, "fan_in", "untruncated_normal"))(s)
     s = layers.Activation(paddle_hard_sigmoid, name=f"{name}_hardsigmoid")(s)
     return layers.Multiply(name=f"{name}_mul")([x, s])
@@ -136,7 +137,7 @@ def mobilenet_v3(size, tag, num_classes=1000, input_shape=(224, 224, 3), sync_bn
                 sync_bn=sync_bn)
     x = layers.GlobalAveragePooling2D(keepdims=True, name="avg_pool")(x)
     # The 1280-d head is not scaled with the width multiplier, and has neither bias nor BN.
-    x = layers.Conv2D(_LAST_CONV, 1, use_bias=False, name="last_conv", kernel_initializer=keras
+    x = Conv2D(_LAST_CONV, 1, use_bias=False, name="last_conv", kernel_initializer=keras
                       .initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal"))(x)
     x = layers.Activation("hard_swish", name="last_conv_hard_swish")(x)
     if dropout:

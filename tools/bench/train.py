@@ -14,7 +14,6 @@ import os
 import resource
 import statistics
 import sys
-import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -58,25 +57,10 @@ def leak_check(train, iterator, total, steps, chunk):
 
 def main(argv):
     del argv
-    import keras
-    import tensorflow as tf
+    import train_step
 
-    from kclass import experiment, optim
-
-    if FLAGS.precision != "fp32":
-        keras.mixed_precision.set_global_policy(FLAGS.precision)
-    exp = experiment.Experiment(model=FLAGS.model, num_classes=FLAGS.num_classes, image_size=FLAGS.image_size,
-                                batch_size=FLAGS.batch, epochs=1000, model_dir=tempfile.mkdtemp(prefix="kclass-bench-"),
-                                optimizer=optim.OptimizerConfig(lr=0.01, l2=1e-4), verbose=False,
-                                steps_per_loop=FLAGS.steps)
-    strategy = tf.distribute.get_strategy()
-    trainer = experiment.make_trainer(exp, strategy, steps_per_epoch=1000)
-    rng = tf.random.Generator.from_seed(0)
-    images = rng.normal([FLAGS.batch, FLAGS.image_size, FLAGS.image_size, 3])
-    labels = rng.uniform([FLAGS.batch], 0, FLAGS.num_classes, dtype=tf.int64)
-    iterator = iter(tf.data.Dataset.from_tensors((images, labels)).repeat())
-    train = trainer._build_train_fn()
-    steps = tf.constant(FLAGS.steps, tf.int64)
+    train, iterator, steps = train_step.build(FLAGS.model, FLAGS.batch, FLAGS.image_size, FLAGS.num_classes,
+                                              FLAGS.steps, FLAGS.precision)
     train(iterator, steps)  # warm-up: tracing and oneDNN primitive caches
     rates = []
     for i in range(FLAGS.repeats):
