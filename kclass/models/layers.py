@@ -5,6 +5,7 @@ from keras import layers
 
 from kclass.models.batch_norm import BatchNormalization
 from kclass.models.conv import Conv2D
+from kclass.models.depthwise import DepthwiseConv2D
 
 # Paddle's defaults differ from Keras's; these keep checkpoints and training dynamics comparable.
 BN_MOMENTUM = 0.9
@@ -31,8 +32,8 @@ def symmetric_conv(x, filters, kernel_size, strides=1, groups=1, use_bias=False,
         padding = "same"
     init = kernel_initializer or conv_init()
     if depthwise:
-        return layers.DepthwiseConv2D(kernel_size, strides=strides, padding=padding, use_bias=use_bias,
-                                      depthwise_initializer=init, name=name)(x)
+        return DepthwiseConv2D(kernel_size, strides=strides, padding=padding, use_bias=use_bias,
+                               depthwise_initializer=init, name=name)(x)
     return Conv2D(filters, kernel_size, strides=strides, padding=padding, groups=groups,
                   use_bias=use_bias, kernel_initializer=init, name=name)(x)
 
