@@ -106,6 +106,10 @@ def test_onnx_matches_tensorflow(exported, loaded):
     got = onnx_export.run_onnx(os.path.join(exported.version_dir, "model.onnx"), images)
     assert got.shape == (5, 6)
     assert np.abs(got - expected).max() <= 1e-4
+    # The export's check compared the logits (second output), relative to their scale.
+    info = json.load(open(os.path.join(exported.version_dir, "assets.extra", "kclass.json")))["onnx"]
+    assert info["outputs"] == ["probabilities", "logits"]
+    assert 0 <= info["max_diff_vs_tf"] <= onnx_export.LOGITS_RTOL
 
 
 def test_bad_images_are_invalid_argument(exported, loaded):

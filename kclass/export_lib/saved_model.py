@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from kclass.errors import UserError
-from kclass.export_lib.serving_module import FLOAT_SIGNATURE, INPUT_NAME, SERVING_SIGNATURE, ServingModule
+from kclass.export_lib.serving_module import FLOAT_SIGNATURE, INPUT_NAME, LOGITS, SERVING_SIGNATURE, ServingModule
 
 METADATA_FILE = "kclass.json"
 WARMUP_FILE = "tf_serving_warmup_requests"
@@ -28,7 +28,7 @@ class ExportResult:
     path: str
     version: int
     onnx: Optional[str] = None
-    onnx_max_diff: Optional[float] = None
+    onnx_max_diff: Optional[float] = None  # logits, relative to their scale (onnx_export.check_onnx)
     trt: Optional[str] = None
 
 
@@ -106,7 +106,10 @@ def export_version(module: ServingModule, base: str, version: Optional[int] = No
             from kclass.export_lib import onnx_export
             result.onnx_max_diff = onnx_export.export_onnx(module, os.path.join(tmp, ONNX_FILE))
             result.onnx = os.path.join(final, ONNX_FILE)
-            info["onnx"] = {"file": ONNX_FILE, "input": INPUT_NAME, "max_diff_vs_tf": result.onnx_max_diff}
+            info["onnx"] = {"file": ONNX_FILE, "input": INPUT_NAME,
+                            "outputs": ["scores" if module.spec.multilabel else "probabilities", LOGITS],
+                            "max_diff_vs_tf": result.onnx_max_diff,
+                            "max_diff_of": "logits: max |ONNX - TF| / max |TF logit|"}
         if extra_steps is not None:
             for key, value in (extra_steps(tmp) or {}).items():
                 setattr(result, key, value)

@@ -18,6 +18,7 @@ DEFAULT_MAX_PIXELS = 50_000_000
 SERVING_SIGNATURE = "serving_default"
 FLOAT_SIGNATURE = "predict_images"
 INPUT_NAME = "images"
+LOGITS = "logits"
 
 _JPEG, _PNG, _GIF, _BMP = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF8", b"BM"
 _HEAD = 32
@@ -152,9 +153,15 @@ class ServingModule(tf.Module):
         self.serve, self.serve_images = serve, serve_images
 
     def scores_function(self):
-        """float32 [N, S, S, 3] -> {"probabilities" or "scores": [N, C]}, for ONNX (no strings)."""
+        """float32 [N, S, S, 3] -> {"probabilities" or "scores": [N, C], "logits": [N, C]}, for ONNX (no
+        strings); the logits let the export check the network itself (softmax saturates)."""
         size, key = self.spec.image_size, "scores" if self.spec.multilabel else "probabilities"
-        return tf.function(lambda images: {key: self._scores(self.model(images, training=False))},
+
+        def scores_and_logits(images):
+            logits = tf.cast(self.model(images, training=False), tf.float32)
+            return {key: self._scores(logits), LOGITS: logits}
+
+        return tf.function(scores_and_logits,
                            input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32, name=INPUT_NAME)])
 
     def _scores(self, logits):
