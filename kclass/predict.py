@@ -1,11 +1,12 @@
-"""python -m kclass.predict (--saved_model DIR | --gin_file F --weights W | --server URL)
+"""python -m kclass.predict (--saved_model DIR [--engine onnxruntime] | --gin_file F --weights W | --server URL)
                           (--image I ... | --folder D | --list L [--data_root R]) [--json]
 
 Classifies images with an exported SavedModel (a version directory or the model's base directory),
 a recipe's weights, or a model served by TF-Serving (grpc://HOST:8500/NAME, http://HOST:8501/NAME,
-optionally /versions/N or /labels/L). All three print the same: top-k names and probabilities
-(single-label) or the labels at or above their thresholds with scores (multi-label). A bad image is
-reported on its line and the others go on; the exit status is then 2.
+optionally /versions/N or /labels/L); `--engine onnxruntime` runs the SavedModel's model.onnx (from
+`kclass.export --onnx`) between the same TF preprocessing and head. All print the same: top-k names and
+probabilities (single-label) or the labels at or above their thresholds with scores (multi-label). A bad
+image is reported on its line and the others go on; the exit status is then 2.
 """
 
 import json
@@ -20,6 +21,8 @@ from kclass import cli  # noqa: E402
 cli.define_gin_flags()
 flags.DEFINE_string("saved_model", None, "Exported model: serving/models/NAME or serving/models/NAME/<version>.")
 flags.DEFINE_string("weights", None, "With --gin_file: best_model/ dir, checkpoint, .weights.h5 or .pdparams.")
+flags.DEFINE_enum("engine", "tensorflow", ["tensorflow", "onnxruntime"],
+                  "--saved_model: run it in TensorFlow, or its model.onnx (export --onnx) in ONNX Runtime.")
 flags.DEFINE_string("server", None, "TF-Serving model URL: grpc://HOST:8500/NAME or http://HOST:8501/NAME.")
 flags.DEFINE_multi_string("image", [], "Image file(s).")
 flags.DEFINE_string("folder", None, "Folder of images (searched recursively).")
@@ -39,8 +42,12 @@ def _predictor():
     sources = [s for s in ("saved_model", "gin_file", "server") if getattr(FLAGS, s)]
     if len(sources) != 1:
         raise ConfigError("give exactly one model: --saved_model DIR, --gin_file F --weights W, or --server URL")
+    if FLAGS.engine == "onnxruntime" and not FLAGS.saved_model:
+        raise ConfigError("--engine onnxruntime runs an exported model: give it with --saved_model DIR")
     if FLAGS.server:
         return predictors.RemotePredictor(FLAGS.server, timeout=FLAGS.timeout)
+    if FLAGS.saved_model and FLAGS.engine == "onnxruntime":
+        return predictors.OnnxPredictor(FLAGS.saved_model)
     if FLAGS.saved_model:
         return predictors.SavedModelPredictor(FLAGS.saved_model)
     if not FLAGS.weights:

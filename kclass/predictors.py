@@ -1,4 +1,5 @@
-"""Where predictions come from (a SavedModel, a recipe + weights, a TF-Serving URL) and how they read.
+"""Where predictions come from (a SavedModel in TF or its model.onnx in ONNX Runtime, a recipe + weights,
+a TF-Serving URL) and how they read.
 
 Every predictor maps encoded images to the outputs of the exported `serving_default` signature, so
 local and remote predictions are the same numbers printed the same way:
@@ -59,6 +60,55 @@ class SavedModelPredictor(Predictor):
     def predict(self, images):
         outputs = self._signature(images=self._tf.constant(list(images), self._tf.string))
         return {k: _text(v.numpy()) for k, v in outputs.items()}
+
+
+def read_export_spec(version_dir: str):
+    """The ServingSpec an export recorded in `version_dir`/assets.extra/kclass.json."""
+    import json
+
+    from kclass.export_lib.saved_model import METADATA_FILE
+    from kclass.export_lib.serving_module import ServingSpec
+
+    path = os.path.join(version_dir, "assets.extra", METADATA_FILE)
+    try:
+        with open(path) as f:
+            return ServingSpec.from_json(json.load(f))
+    except (OSError, ValueError, TypeError) as e:
+        raise UserError(f"{path}: cannot read the export's metadata ({e}); re-export with python -m kclass.export") \
+            from None
+
+
+class OnnxPredictor(Predictor):
+    """An exported version's model.onnx (`kclass.export --onnx`) in ONNX Runtime (CPU), between the
+    SavedModel's own TF preprocessing and head: same inputs, same outputs as `serving_default`."""
+
+    def __init__(self, path: str):
+        import onnxruntime
+        import tensorflow as tf
+
+        from kclass.export_lib.saved_model import ONNX_FILE
+        from kclass.export_lib.serving_module import head, preprocess_batch
+
+        self.path = resolve_saved_model(path)
+        onnx_path = os.path.join(self.path, ONNX_FILE)
+        if not os.path.isfile(onnx_path):
+            raise UserError(f"{onnx_path}: not found, the model was exported without --onnx; "
+                            "re-export it with `python -m kclass.export ... --onnx`")
+        spec = read_export_spec(self.path)
+        self.description = f"ONNX Runtime {onnx_path}"
+        self._tf = tf
+        self._session = onnxruntime.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0].name
+        self._output = "scores" if spec.multilabel else "probabilities"
+        self._preprocess = tf.function(lambda images: preprocess_batch(images, spec),
+                                       input_signature=[tf.TensorSpec([None], tf.string)])
+        self._head = tf.function(lambda scores: head(scores, spec),
+                                 input_signature=[tf.TensorSpec([None, spec.num_classes], tf.float32)])
+
+    def predict(self, images):
+        floats = self._preprocess(self._tf.constant(list(images), self._tf.string)).numpy()
+        (scores,) = self._session.run([self._output], {self._input: floats})
+        return {k: _text(v.numpy()) for k, v in self._head(self._tf.constant(scores)).items()}
 
 
 class ModulePredictor(Predictor):

@@ -105,6 +105,80 @@ def test_multilabel_prints_labels_at_or_above_thresholds(exported, tmp_path):
     assert predictors.format_result({"image": "x", "labels": []}) == "x  (no label at or above its threshold)"
 
 
+def _same_outputs(onnx, saved, images):
+    """OnnxPredictor gives serving_default's output dict: same keys, dtypes, shapes, names; numbers 1e-4."""
+    a, b = onnx.predict(images), saved.predict(images)
+    assert set(a) == set(b)
+    for key in b:
+        assert a[key].dtype == b[key].dtype and a[key].shape == b[key].shape, key
+        if b[key].dtype == np.float32:
+            np.testing.assert_allclose(a[key], b[key], atol=1e-4)
+        else:
+            np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_onnxruntime_engine_predicts_as_the_saved_model(exported, tmp_path):
+    onnx = predictors.OnnxPredictor(exported.base)
+    saved = predictors.SavedModelPredictor(exported.base)
+    assert onnx.path == saved.path and "model.onnx" in onnx.description
+    _same_outputs(onnx, saved, exported.val_images[:7])
+    fake = tmp_path / "fake.png"
+    fake.write_bytes(b"this is a text file named .png")
+    paths = exported.val_paths[:3] + [str(fake)]
+    got, expected = (predictors.predict_files(p, paths, batch_size=4) for p in (onnx, saved))
+    assert [[t["class_id"] for t in r["top_k"]] for r in got[:3]] == \
+        [[t["class_id"] for t in r["top_k"]] for r in expected[:3]]
+    np.testing.assert_allclose(_probabilities(got[:3]), _probabilities(expected[:3]), atol=1e-4)
+    assert all("INVALID_ARGUMENT" in r[3]["error"] and "not an image" in r[3]["error"]  # same TF checks
+               for r in (got, expected))
+
+
+def test_onnxruntime_engine_multilabel(exported, tmp_path):
+    from kclass import experiment
+    from kclass.export_lib import commands
+
+    exp = demo_experiment(exported.data_root, multilabel=True)
+    best = tmp_path / "best_model"
+    best.mkdir()
+    experiment.build_model(exp, load_pretrained=False).save_weights(str(best / "model.weights.h5"))
+    scores = predictors.ModulePredictor(exp, str(best)).predict(exported.val_images[:6])["scores"]
+    # Thresholds between the scores (not 0 or 1) so that labels really are decided per image.
+    thresholds = np.median(scores, axis=0).astype(float).tolist()
+    (best / "thresholds.json").write_text(json.dumps({"thresholds": thresholds}))
+    base = str(tmp_path / "models" / "ml")
+    commands.export_experiment(exp, str(best), base, onnx=True)
+    onnx, saved = predictors.OnnxPredictor(base), predictors.SavedModelPredictor(base)
+    _same_outputs(onnx, saved, exported.val_images[:6])
+    assert 0 < onnx.predict(exported.val_images[:6])["labels"].sum() < 36
+
+
+def test_onnxruntime_engine_needs_an_onnx_export(exported, tmp_path):
+    copy = tmp_path / "demo" / "1"
+    shutil.copytree(exported.version_dir, copy, ignore=shutil.ignore_patterns("model.onnx"))
+    with pytest.raises(UserError) as error:
+        predictors.OnnxPredictor(str(tmp_path / "demo"))
+    message = str(error.value)
+    assert "\n" not in message and str(copy / "model.onnx") in message
+    assert "python -m kclass.export ... --onnx" in message
+
+
+@pytest.mark.slow
+def test_predict_cli_onnxruntime_engine(exported, tmp_path):
+    def parsed(stdout):  # path, names and probabilities of each line
+        return [(t[0], t[1::2], [float(v) for v in t[2::2]]) for t in (line.split() for line in stdout.splitlines())]
+
+    args = ("predict", "--saved_model", exported.base, "--image", exported.val_paths[0], "--image",
+            exported.val_paths[1])
+    tf_run, ort_run = run(*args, timeout=300), run(*args, "--engine", "onnxruntime", timeout=300)
+    assert tf_run.returncode == 0 and ort_run.returncode == 0, ort_run.stderr[-2000:]
+    for (path, names, values), (tf_path, tf_names, tf_values) in zip(parsed(ort_run.stdout), parsed(tf_run.stdout)):
+        assert (path, names) == (tf_path, tf_names)
+        np.testing.assert_allclose(values, tf_values, atol=2e-4)  # 4 printed decimals
+    wrong = run("predict", "--server", "grpc://localhost:8500/demo", "--engine", "onnxruntime", "--image",
+                exported.val_paths[0], timeout=300)
+    assert wrong.returncode != 0 and "--engine onnxruntime" in wrong.stderr
+
+
 @pytest.mark.slow
 def test_predict_cli_local_and_remote_print_the_same(exported, emulator, tmp_path):
     folder = tmp_path / "imgs"

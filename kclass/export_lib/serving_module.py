@@ -57,6 +57,11 @@ class ServingSpec:
         info["thresholds"] = self.resolved_thresholds() if self.multilabel else None
         return info
 
+    @classmethod
+    def from_json(cls, info: dict) -> "ServingSpec":
+        """The spec `to_json` wrote (extra keys such as model_name are ignored)."""
+        return cls(**{f.name: info[f.name] for f in dataclasses.fields(cls) if f.name in info})
+
 
 def _header_dims(encoded):
     """(is_known_format, height, width) from the first bytes of `encoded`; int64 scalars."""
@@ -123,6 +128,19 @@ def preprocess_batch(images, spec: ServingSpec):
                      fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
 
 
+def head(scores, spec: ServingSpec):
+    """Probabilities or scores float32 [N, C] -> the serving outputs listed in ServingModule. Shared by the
+    SavedModel and kclass.predictors.OnnxPredictor (scores from ONNX Runtime)."""
+    class_names = tf.constant(spec.class_names, tf.string)
+    if spec.multilabel:
+        labels = tf.cast(scores >= tf.constant(spec.resolved_thresholds(), tf.float32), tf.int32)
+        names = tf.where(labels > 0, tf.broadcast_to(class_names, tf.shape(labels, out_type=tf.int64)), "")
+        return {"scores": scores, "labels": labels, "label_names": names}
+    top = tf.math.top_k(scores, k=min(spec.top_k, spec.num_classes))
+    return {"probabilities": scores, "top_k_classes": tf.cast(top.indices, tf.int64),
+            "top_k_names": tf.gather(class_names, top.indices)}
+
+
 class ServingModule(tf.Module):
     """`serve(images: string [N])` and `serve_images(images: float32 [N, S, S, 3])` -> outputs.
 
@@ -137,9 +155,6 @@ class ServingModule(tf.Module):
             raise ValueError(f"{spec.num_classes} class names for a model with {model.output_shape[-1]} outputs")
         self.model = model
         self.spec = spec
-        self.class_names = tf.constant(spec.class_names, tf.string)
-        self.thresholds = tf.constant(spec.resolved_thresholds(), tf.float32)
-        self.top_k = min(spec.top_k, spec.num_classes)
         size = spec.image_size
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_NAME)])
@@ -169,15 +184,7 @@ class ServingModule(tf.Module):
         return tf.sigmoid(logits) if self.spec.multilabel else tf.nn.softmax(logits, axis=-1)
 
     def _head(self, logits):
-        if self.spec.multilabel:
-            scores = self._scores(logits)
-            labels = tf.cast(scores >= self.thresholds, tf.int32)
-            names = tf.where(labels > 0, tf.broadcast_to(self.class_names, tf.shape(labels, out_type=tf.int64)), "")
-            return {"scores": scores, "labels": labels, "label_names": names}
-        probabilities = self._scores(logits)
-        top = tf.math.top_k(probabilities, k=self.top_k)
-        return {"probabilities": probabilities, "top_k_classes": tf.cast(top.indices, tf.int64),
-                "top_k_names": tf.gather(self.class_names, top.indices)}
+        return head(self._scores(logits), self.spec)
 
     def signatures(self):
         return {SERVING_SIGNATURE: self.serve.get_concrete_function(),
