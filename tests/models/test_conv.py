@@ -1,4 +1,4 @@
-"""kclass Conv2D must equal keras.layers.Conv2D (outputs and gradients) with the same kernel."""
+"""kclass Conv2D must equal keras.layers.Conv2D (outputs and gradients) with the same kernel, on every path."""
 
 import keras
 import numpy as np
@@ -13,6 +13,10 @@ from kclass.models.conv import Conv2D
     (dict(filters=7, kernel_size=1, use_bias=True), (2, 1, 1, 9)),
     (dict(filters=5, kernel_size=3, padding="same"), (2, 6, 6, 4)),  # Keras's path
     (dict(filters=4, kernel_size=1, strides=2), (2, 6, 6, 3)),
+    (dict(filters=5, kernel_size=3, padding="same"), (3, 1, 1, 4)),               # tiny maps: dense matmul
+    (dict(filters=5, kernel_size=3, padding="same", use_bias=True), (2, 2, 2, 3)),
+    (dict(filters=6, kernel_size=3, strides=2, padding="valid"), (2, 4, 4, 3)),   # after symmetric padding
+    (dict(filters=3, kernel_size=3, strides=2, padding="same"), (2, 2, 3, 4)),    # TF's uneven 'same' split
 ])
 def test_matches_keras_conv(kwargs, shape):
     ref, ours = keras.layers.Conv2D(**kwargs), Conv2D(**kwargs)
@@ -37,3 +41,10 @@ def test_unknown_batch_and_spatial_dims_keep_the_output_shape():
     layer = Conv2D(3, 1)
     fn = tf.function(layer, input_signature=[tf.TensorSpec([None, None, None, 2])])
     assert fn(tf.ones([2, 5, 3, 2])).shape == (2, 5, 3, 3)
+
+
+def test_dense_path_only_on_tiny_maps():
+    tiny, small = Conv2D(4, 3, padding="same"), Conv2D(4, 3, padding="same")
+    tiny.build((1, 2, 2, 3))    # 4 outputs x 4 inputs
+    small.build((1, 4, 4, 3))   # 16 x 16: oneDNN's conv
+    assert tiny._dense is not None and small._dense is None

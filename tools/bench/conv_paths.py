@@ -2,8 +2,8 @@
 
 python tools/bench/conv_paths.py --model MobileNetV3_large_x1_0 [--batch 64 --image_size 32] [--repeats 20]
 
-kclass's `Conv2D` runs pointwise convs as a matmul and its `DepthwiseConv2D` trains tiny maps as a
-broadcast multiply-sum; this prints, for every such layer whose kclass path differs from Keras's,
+kclass's `Conv2D` runs pointwise and tiny-map convs as matmuls and its `DepthwiseConv2D` trains tiny
+maps as a broadcast multiply-sum; this prints, for every such layer whose kclass path differs from Keras's,
 milliseconds per forward+backward (training=True, gradients of input and kernel) for both, and the
 speed-up. Last line: JSON with the totals.
 """
@@ -50,9 +50,8 @@ def time_step(layer, x, repeats):
 
 def differs(layer):
     """True when kclass's layer takes its own path for this input (else both run Keras's code)."""
-    if hasattr(layer, "_is_pointwise"):
-        return layer._is_pointwise()
-    return getattr(layer, "_dense", None) is not None
+    pointwise = getattr(layer, "_is_pointwise", lambda: False)()
+    return pointwise or getattr(layer, "_dense", None) is not None
 
 
 def main(argv):
