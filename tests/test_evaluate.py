@@ -11,7 +11,7 @@ RECIPE = "gin/quick_start/ResNet50_vd_multilabel.gin"
 
 def _params(tmp_path):
     data = tmp_path / "data"
-    return ["MODEL='ResNet18_vd'", "IMAGE_SIZE=32", "EPOCHS=5", "BATCH_SIZE=32", "EVAL_BATCH_SIZE=32", "LR=0.02",
+    return ["MODEL='ResNet18_vd'", "IMAGE_SIZE=32", "EPOCHS=8", "BATCH_SIZE=32", "EVAL_BATCH_SIZE=32", "LR=0.02",
             "NUM_CLASSES=5", "PRETRAINED=None", f"DATA_ROOT='{data}'", f"TRAIN_LIST='{data}/train_list.txt'",
             f"VAL_LIST='{data}/val_list.txt'", f"LABEL_LIST='{data}/label_list.txt'",
             f"MODEL_DIR='{tmp_path}/run'", "Experiment.prepare=@make_multilabel_demo_dataset",
