@@ -12,7 +12,7 @@ The kernel variable keeps its [k, k, C_in, C_out] shape, so weights and checkpoi
 import keras
 import tensorflow as tf
 
-from kclass.models.tiny_maps import static_index
+from kclass.models.tiny_maps import gather_taps, static_index
 
 # Output x input positions. 2x2 maps at stride 1 (16) waste nothing: every tap sees a pixel.
 DENSE_LIMIT = 16
@@ -43,9 +43,7 @@ class Conv2D(keras.layers.Conv2D):
         index, (out_h, out_w), (top, bottom, left, right) = self._dense
         outputs, positions = index.shape
         inputs = inputs[:, top:bottom, left:right, :]
-        taps = tf.reshape(kernel, [-1, c_in, c_out])
-        taps = tf.concat([taps, tf.zeros_like(taps[:1])], 0)
-        dense = tf.transpose(tf.gather(taps, index), [1, 2, 0, 3])  # [I, C_in, O, C_out]
+        dense = tf.transpose(gather_taps(kernel, index), [1, 2, 0, 3])  # [I, C_in, O, C_out]
         rows = tf.matmul(tf.reshape(inputs, [-1, positions * c_in]),
                          tf.reshape(dense, [positions * c_in, outputs * c_out]))
         return tf.reshape(rows, [-1, out_h, out_w, c_out])

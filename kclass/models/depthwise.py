@@ -9,7 +9,7 @@ and sums. Inference keeps the native op, so exported graphs stay standard.
 import keras
 import tensorflow as tf
 
-from kclass.models.tiny_maps import static_index
+from kclass.models.tiny_maps import gather_taps, static_index
 
 # Output x input positions; at 16 x 16 = 256 the [N, O, I, C] product is slower than the native kernel.
 DENSE_LIMIT = 64
@@ -31,9 +31,7 @@ class DepthwiseConv2D(keras.layers.DepthwiseConv2D):
         index, (out_h, out_w), (top, bottom, left, right) = self._dense
         channels = inputs.shape[-1]
         inputs = inputs[:, top:bottom, left:right, :]
-        taps = tf.reshape(self.kernel, [-1, channels])
-        taps = tf.concat([taps, tf.zeros_like(taps[:1])], 0)
-        weights = tf.gather(taps, index)  # [O, I, C]
+        weights = gather_taps(self.kernel[..., 0], index)  # [O, I, C]
         rows = tf.reshape(inputs, [-1, 1, index.shape[1], channels])
         outputs = tf.reshape(tf.reduce_sum(rows * weights, axis=2), [-1, out_h, out_w, channels])
         if self.use_bias:

@@ -8,6 +8,7 @@ into a [O, I, ...] table once per call (I: the positions any output reads).
 """
 
 import numpy as np
+import tensorflow as tf
 
 
 def tap_index(height, width, kernel_size, strides, padding):
@@ -45,3 +46,9 @@ def static_index(layer, input_shape, limit):
         return None
     found = tap_index(height, width, layer.kernel_size[0], layer.strides[0], layer.padding)
     return found if found[0].size <= limit else None
+
+
+def gather_taps(kernel, index):
+    """Kernel [k, k, ...] -> [O, I, ...]: the tap `index` names for each (output, input), zero where none."""
+    taps = tf.reshape(kernel, [-1, *kernel.shape[2:]])
+    return tf.gather(tf.concat([taps, tf.zeros_like(taps[:1])], 0), index)
