@@ -6,6 +6,7 @@ all-reduces (sums) gradients, so N replicas compute exactly the 1-device gradien
 """
 
 import dataclasses
+import json
 import math
 import os
 import time
@@ -65,6 +66,26 @@ def _input_error(error, step):
 def weights_checksum(model) -> float:
     """Sum of |w| over the trainable weights, in float64: equal on workers that stayed in sync."""
     return float(sum(np.abs(np.asarray(v, np.float64)).sum() for v in model.trainable_weights))
+
+
+HISTORY_FILE = "history.jsonl"
+
+
+def read_history(run_dir):
+    """The rows of `run_dir/history.jsonl`, one per finished epoch, oldest first ([] if none)."""
+    path = os.path.join(run_dir, HISTORY_FILE)
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def write_history(run_dir, row):
+    """Adds (or, after a resume re-ran the epoch, replaces) `row` for its epoch; rewritten atomically."""
+    rows = [r for r in read_history(run_dir) if r["epoch"] != row["epoch"]] + [row]
+    rows.sort(key=lambda r: r["epoch"])
+    checkpoints.atomic_write_text(os.path.join(run_dir, HISTORY_FILE),
+                                  "".join(json.dumps(r) + "\n" for r in rows))
 
 
 class Evaluator:
@@ -206,6 +227,7 @@ class Trainer:
             lambda ctx: train_dataset_fn(start, ctx))
         iterator = iter(dataset)
         step, last_eval = start, {}
+        epoch_sums = {}  # this epoch's raw training sums (from the resume point when resumed mid-epoch)
         while step < loop.total_steps:
             steps = self._steps_until_boundary(step)
             began = time.perf_counter()
@@ -214,6 +236,7 @@ class Trainer:
             except tf.errors.InvalidArgumentError as e:
                 raise _input_error(e, step) from None
             seconds = time.perf_counter() - began
+            epoch_sums = {k: epoch_sums.get(k, 0.0) + v for k, v in sums.items()}
             values = _sums_to_metrics(sums)
             if not math.isfinite(values["loss"]):
                 raise TrainingDiverged(
@@ -227,12 +250,16 @@ class Trainer:
             self._scalars(writers, "train", step, dict(values, images_per_s=rate))
             epoch_end = step % loop.steps_per_epoch == 0
             epoch = step // loop.steps_per_epoch
+            epoch_eval = {}
             if epoch_end and eval_dataset_fn is not None and (
                     epoch % loop.eval_every_epochs == 0 or step == loop.total_steps):
-                last_eval = self.evaluate(eval_dataset_fn)
+                last_eval = epoch_eval = self.evaluate(eval_dataset_fn)
                 self._scalars(writers, "eval", step, last_eval)
                 progress.message(f"eval epoch {epoch}: " + " ".join(f"{k} {v:.4g}" for k, v in last_eval.items()))
                 self._maybe_save_best(last_eval, epoch, step)
+            if epoch_end:
+                self._end_epoch(epoch, step, epoch_sums, epoch_eval, progress)
+                epoch_sums = {}
             if epoch_end or (loop.checkpoint_every_steps and step % loop.checkpoint_every_steps == 0):
                 self.store.save(step)
         if writers:
@@ -244,6 +271,16 @@ class Trainer:
         return last_eval
 
     # ---- helpers --------------------------------------------------------------------------------
+    def _end_epoch(self, epoch, step, sums, eval_metrics, progress):
+        """Prints the epoch's mean training metrics and records them, with its eval, in history.jsonl."""
+        images = int(round(sums["count"]))
+        train = _sums_to_metrics(dict(sums))
+        progress.message(f"train epoch {epoch}: " + " ".join(f"{k} {v:.4g}" for k, v in train.items()))
+        if self.chief:
+            row = dict(epoch=epoch, step=step, train_images=images, train=train,
+                       eval={k: float(v) for k, v in eval_metrics.items()})
+            write_history(self.run_dir, row)
+
     def _steps_until_boundary(self, step):
         loop = self.loop
         limit = loop.steps_per_epoch - step % loop.steps_per_epoch

@@ -58,3 +58,43 @@ def test_two_replicas_match_one_device(demo_data, tmp_path):
     np.testing.assert_allclose(loss2, loss1, rtol=1e-5, atol=1e-6)
     for a, b in zip(w1, w2):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+
+
+def _fit_small(exp, steps_per_loop):
+    """Two epochs of `small_cnn` through Trainer.fit; returns the run's history rows."""
+    from kclass.engine.trainer import read_history
+    samples = experiment.read_split(exp, exp.train_data)
+    spe = pipeline.steps_per_epoch(len(samples), exp.batch_size)
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    with strategy.scope():
+        keras.utils.set_random_seed(5)
+        model = small_cnn()
+    trainer = experiment.make_trainer(exp, strategy, spe, model=model)
+    trainer.loop = LoopConfig(epochs=2, steps_per_epoch=spe, global_batch=8, steps_per_loop=steps_per_loop,
+                              verbose=False)
+    trainer.fit(lambda start, ctx: pipeline.train_dataset(exp.train_data, samples, 16, 8, 6, exp.seed, start, ctx),
+                experiment.eval_dataset_fn(exp, experiment.read_split(exp, exp.val_data)))
+    return read_history(exp.model_dir), spe
+
+
+def test_history_holds_each_epochs_mean_training_loss_and_its_eval(demo_data, tmp_path):
+    exp = _exp(demo_data, tmp_path, "a")
+    exp.val_data = DataConfig(source=f"{demo_data}/val_list.txt")
+    rows, spe = _fit_small(exp, steps_per_loop=1)
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert all(r["train_images"] == spe * 8 and r["eval"]["images"] == 48 for r in rows)
+    # The epoch mean does not depend on how the loop chunks the steps.
+    exp_b = _exp(demo_data, tmp_path, "b")
+    exp_b.val_data = exp.val_data
+    rows_b, _ = _fit_small(exp_b, steps_per_loop=4)
+    for a, b in zip(rows, rows_b):
+        np.testing.assert_allclose(b["train"]["loss"], a["train"]["loss"], rtol=1e-5)
+    assert rows[0]["train"]["loss"] != rows[1]["train"]["loss"]
+
+
+def test_history_rewrites_an_epoch_that_a_resume_ran_again(tmp_path):
+    from kclass.engine.trainer import read_history, write_history
+    write_history(str(tmp_path), {"epoch": 1, "train": {"loss": 3.0}})
+    write_history(str(tmp_path), {"epoch": 2, "train": {"loss": 2.0}})
+    write_history(str(tmp_path), {"epoch": 2, "train": {"loss": 1.5}})
+    assert [(r["epoch"], r["train"]["loss"]) for r in read_history(str(tmp_path))] == [(1, 3.0), (2, 1.5)]
