@@ -224,7 +224,8 @@ def train(exp: Experiment, strategy=None) -> Dict[str, float]:
     if exp.on_bad_image == "skip":
         train_samples = drop_undecodable(train_samples, exp.model_dir, "train")
         val_samples = val_samples and drop_undecodable(val_samples, exp.model_dir, "val")
-    spe = pipeline.steps_per_epoch(len(train_samples), exp.batch_size)
+    spe = pipeline.steps_per_epoch(len(train_samples), exp.batch_size, strategy.num_replicas_in_sync,
+                                   exp.train_data.drop_last)
     trainer = make_trainer(exp, strategy, spe)
     os.makedirs(exp.model_dir, exist_ok=True)
     train_fn = lambda start, ctx: pipeline.train_dataset(  # noqa: E731

@@ -39,6 +39,7 @@ class DataConfig:
     pre_norm_ops: Sequence[Callable] = ()
     post_norm_ops: Sequence[Callable] = ()
     mix_op: Optional[Callable] = None
+    drop_last: bool = False  # PaddleClas 2.6's engine: every image once per epoch, a smaller last batch
     batch_size: Optional[int] = None  # global; None means the recipe's BATCH_SIZE
 
 
@@ -57,12 +58,32 @@ def per_replica_batch(global_batch, input_context):
     return global_batch // replicas
 
 
-def steps_per_epoch(num_images, global_batch):
-    """Training steps per epoch with drop_last (PaddleClas release/2.1): N // B."""
-    steps = num_images // global_batch
-    if steps < 1:
+def epoch_layout(num_images, global_batch, replicas=1, drop_last=False):
+    """(steps, images used) of one epoch: PaddleClas's sampler, drop_last False by default.
+
+    Without drop_last every image is seen once per epoch and the last step has the remaining
+    N - (steps - 1) * B images, split over the replicas; when fewer remain than there are replicas
+    (so one would get none), those few wait for the next epoch's shuffle instead.
+    """
+    full, rest = divmod(num_images, global_batch)
+    if full < 1:
         raise DataError(f"{num_images} training images is fewer than one batch (BATCH_SIZE={global_batch})")
-    return steps
+    if drop_last or rest < replicas:
+        return full, full * global_batch
+    return full + 1, num_images
+
+
+def steps_per_epoch(num_images, global_batch, replicas=1, drop_last=False):
+    """Training steps per epoch: ceil(N / B) (N // B with drop_last; see `epoch_layout`)."""
+    return epoch_layout(num_images, global_batch, replicas, drop_last)[0]
+
+
+def _batch_slices(used, global_batch, steps, replicas):
+    """(start, size) int64 [steps, replicas] of each replica's batch within an epoch's permutation."""
+    step_start = np.arange(steps, dtype=np.int64) * global_batch
+    step_size = np.minimum(global_batch, used - step_start)
+    cut = step_start[:, None] + (np.arange(replicas + 1)[None, :] * step_size[:, None]) // replicas
+    return cut[:, :-1], np.diff(cut, axis=1)
 
 
 def train_dataset(cfg: DataConfig, samples: Samples, image_size: int, global_batch: int, num_classes: int,
@@ -70,36 +91,51 @@ def train_dataset(cfg: DataConfig, samples: Samples, image_size: int, global_bat
     """Endless stream of (images float32 [b, S, S, 3], labels) per-replica batches from `start_step`.
 
     Labels: int64 [b] (single-label, no mix op) or float32 [b, C] (mixed targets or multi-label).
+    Every batch holds B / replicas images except each epoch's last (see `epoch_layout`). Replica r of
+    the global layout gets slice r of each global batch; this pipeline yields, step after step, the
+    batches of its own replicas.
     """
     n = len(samples)
-    batch = per_replica_batch(global_batch, input_context)
-    spe = steps_per_epoch(n, global_batch)
-    used = spe * global_batch
+    per_replica_batch(global_batch, input_context)  # refuses a batch that does not divide
+    replicas = input_context.num_replicas_in_sync if input_context else 1
+    pipelines = input_context.num_input_pipelines if input_context else 1
+    pipeline_id = input_context.input_pipeline_id if input_context else 0
+    local = replicas // pipelines
+    spe, used = epoch_layout(n, global_batch, replicas, cfg.drop_last)
+    starts, sizes = _batch_slices(used, global_batch, spe, replicas)
+    mine = slice(pipeline_id * local, (pipeline_id + 1) * local)
+    starts, sizes = tf.constant(starts[:, mine].reshape(-1)), tf.constant(sizes[:, mine].reshape(-1))
     paths = tf.constant(samples.paths)
     labels = tf.constant(samples.labels)
     seed = int(seed)
     start_epoch, offset = divmod(int(start_step), spe)
     multilabel = samples.labels.ndim == 2
 
-    def epoch_order(epoch):
+    def epoch_elements(epoch):
+        # (batch key, stream position, image index) for each image of this pipeline's batches.
         order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64),
                                                          seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
-        return tf.data.Dataset.from_tensor_slices(order[:used])
+        first = tf.where(epoch == start_epoch, tf.constant(offset * local, tf.int64), tf.constant(0, tf.int64))
+        in_epoch = tf.ragged.range(starts[first:], starts[first:] + sizes[first:])
+        keys = epoch * spe * local + first + in_epoch.value_rowids()
+        within = in_epoch.flat_values
+        return tf.data.Dataset.from_tensor_slices((keys, epoch * n + within, tf.gather(order, within)))
 
-    ds = tf.data.Dataset.range(start_epoch, np.iinfo(np.int64).max).flat_map(epoch_order)
-    ds = ds.skip(offset * global_batch).enumerate(start=start_step * global_batch)
-    if input_context and input_context.num_input_pipelines > 1:
-        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    ds = tf.data.Dataset.range(start_epoch, np.iinfo(np.int64).max).flat_map(epoch_elements)
 
-    def load(position, index):
+    def load(key, position, index):
         image_seed = tf.stack([tf.constant(seed, tf.int64), position])
         image = transforms.train_image(tf.io.read_file(paths[index]), image_size, image_seed,
                                        cfg.scale, cfg.ratio, cfg.flip)
-        return position, image, labels[index]
+        return key, position, image, labels[index]
 
-    ds = ds.map(load, num_parallel_calls=AUTOTUNE).batch(batch, drop_remainder=True)
+    ds = ds.map(load, num_parallel_calls=AUTOTUNE)
+    # One window per batch key: full batches of B / replicas and the smaller ones of an epoch's end.
+    ds = ds.group_by_window(key_func=lambda key, *_: key,
+                            reduce_func=lambda key, window: window.batch(tf.cast(sizes[key % (spe * local)], tf.int64)),
+                            window_size_func=lambda key: tf.cast(sizes[key % (spe * local)], tf.int64))
 
-    def batch_ops(positions, images, batch_labels):
+    def batch_ops(keys, positions, images, batch_labels):
         # Distinct per batch, identical for the same step whatever the replica layout.
         batch_seed = tf.stack([tf.constant(seed + 1, tf.int64), positions[0]])
         op_seeds = tf.random.experimental.stateless_split(batch_seed, 2 + len(cfg.pre_norm_ops)

@@ -21,9 +21,9 @@ class Progress:
         self.enabled = enabled
         self._rate = None
 
-    def update(self, step, seconds, steps, values):
-        """Reports `steps` steps that took `seconds` and ended at global `step`; returns images/s."""
-        rate = steps * self.global_batch / max(seconds, 1e-9)
+    def update(self, step, seconds, images, values):
+        """Reports `images` trained in `seconds`, ending at global `step`; returns images/s."""
+        rate = images / max(seconds, 1e-9)
         # A smoothed rate keeps the ETA steady while the first loops still include tracing.
         self._rate = rate if self._rate is None else 0.7 * self._rate + 0.3 * rate
         if self.enabled:

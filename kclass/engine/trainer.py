@@ -161,17 +161,19 @@ class Trainer:
     # ---- compiled steps -------------------------------------------------------------------------
     def _replica_train_step(self, images, labels):
         replicas = self.strategy.num_replicas_in_sync
+        # The global batch of this step: B, or fewer at an epoch's end (every image once per epoch).
+        count = tf.cast(tf.shape(images)[0], tf.float32)
+        global_count = tf.distribute.get_replica_context().all_reduce(SUM, count)
         with tf.GradientTape() as tape:
             outputs = self.model(images, training=True)
             per_example = self.task.loss(labels, outputs)
-            loss = tf.reduce_sum(per_example) / self.loop.global_batch
+            loss = tf.reduce_sum(per_example) / global_count
             if self.model.losses:
                 loss += tf.add_n(self.model.losses) / replicas
             scaled = self.optimizer.scale_loss(loss) if hasattr(self.optimizer, "scale_loss") else loss
         grads = tape.gradient(scaled, self.model.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
-        sums = {"loss": tf.reduce_sum(per_example),
-                "count": tf.cast(tf.shape(per_example)[0], tf.float32)}
+        sums = {"loss": tf.reduce_sum(per_example), "count": count}
         if self.task.train_sums is not None:
             sums.update(self.task.train_sums(labels, outputs, tf.ones_like(per_example)))
         return sums
@@ -237,6 +239,7 @@ class Trainer:
                 raise _input_error(e, step) from None
             seconds = time.perf_counter() - began
             epoch_sums = {k: epoch_sums.get(k, 0.0) + v for k, v in sums.items()}
+            images = sums["count"]
             values = _sums_to_metrics(sums)
             if not math.isfinite(values["loss"]):
                 raise TrainingDiverged(
@@ -246,7 +249,7 @@ class Trainer:
             self.step.assign(step)
             values["lr"] = float(self.optimizer.learning_rate.numpy()) if hasattr(
                 self.optimizer.learning_rate, "numpy") else float(self.optimizer.learning_rate)
-            rate = progress.update(step, seconds, steps, values)
+            rate = progress.update(step, seconds, images, values)
             self._scalars(writers, "train", step, dict(values, images_per_s=rate))
             epoch_end = step % loop.steps_per_epoch == 0
             epoch = step // loop.steps_per_epoch

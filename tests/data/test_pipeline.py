@@ -72,3 +72,38 @@ def test_mix_op_gets_one_hot_targets(demo_data):
     ds = pipeline.train_dataset(DataConfig(mix_op=mix), _samples(demo_data), 16, 16, 6, seed=0)
     _, labels = next(iter(ds))
     assert labels.shape == (16, 6) and float(tf.reduce_sum(labels)) == pytest.approx(8.0)
+
+
+def _numbered(demo_data):
+    """The demo train split with label i for image i: labels tell which images a batch holds."""
+    samples = _samples(demo_data)
+    return lists.Samples(samples.paths, np.arange(len(samples)), samples.source)
+
+
+@pytest.mark.parametrize("pipelines,replicas", [(1, 1), (1, 2), (2, 4)])
+def test_every_image_once_per_epoch_with_a_smaller_last_batch(demo_data, pipelines, replicas):
+    samples = _numbered(demo_data)  # 144 images at batch 20: 7 full steps and one of 4
+    assert pipeline.epoch_layout(len(samples), 20, replicas) == (8, 144)
+    cfg = DataConfig(scale=(1, 1), ratio=(1, 1), flip=False)
+    seen = {}
+    for worker in range(pipelines):
+        ctx = tf.distribute.InputContext(pipelines, worker, replicas)
+        batches = _take(pipeline.train_dataset(cfg, samples, 16, 20, 6, seed=4, input_context=ctx),
+                        16 * replicas // pipelines)
+        seen[worker] = [y for _, y in batches]
+    for epoch in range(2):
+        per_replica = [seen[w][epoch * 8 * replicas // pipelines:(epoch + 1) * 8 * replicas // pipelines]
+                       for w in range(pipelines)]
+        labels = np.concatenate([np.concatenate(p) for p in per_replica])
+        np.testing.assert_array_equal(np.sort(labels), np.arange(144))
+        last = [len(b) for p in per_replica for b in p[-replicas // pipelines:]]
+        assert sum(last) == 4 and max(last) - min(last) <= 1
+    assert not np.array_equal(seen[0][0], seen[0][8 * replicas // pipelines])  # reshuffled
+
+
+def test_drop_last_and_a_remainder_smaller_than_the_replicas_skip_the_last_batch():
+    assert pipeline.epoch_layout(144, 20, 1, drop_last=True) == (7, 140)
+    assert pipeline.epoch_layout(141, 20, 2) == (7, 140)  # 1 image left for 2 replicas: next epoch
+    assert pipeline.epoch_layout(140, 20, 2) == (7, 140)
+    with pytest.raises(Exception, match="fewer than one batch"):
+        pipeline.epoch_layout(19, 20)
