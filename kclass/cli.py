@@ -18,6 +18,12 @@ def define_gin_flags():
     flags.DEFINE_string("model_dir", None, "Run directory; overrides the recipe's MODEL_DIR.")
 
 
+def define_device_flags():
+    flags.DEFINE_string("gpus", None, "GPUs to use, e.g. 0,1,2,3 (Paddle's --gpus).")
+    flags.DEFINE_integer("cpu_devices", None, "Split the CPU into N logical devices (tests, CPU users).",
+                         lower_bound=1)
+
+
 def parse_gin(gin_files, gin_params, model_dir=None):
     """Parses recipes then bindings; a binding of an undefined macro (a typo) fails at once."""
     import gin

@@ -5,6 +5,7 @@ This is what the CLIs run after Gin has filled an `Experiment`; it can be used w
 
 import dataclasses
 import json
+import math
 import os
 from typing import Any, Callable, Dict, Optional, Sequence
 
@@ -205,12 +206,75 @@ def make_trainer(exp: Experiment, strategy, steps_per_epoch: int, model=None) ->
 
 
 def check(exp: Experiment) -> None:
-    """Refuses, before anything is written or prepared, the mistakes a recipe shows by itself."""
+    """Refuses, before anything is written or prepared, the mistakes a recipe shows by itself.
+
+    Numbers are named by the macro a user overrides (`--gin_param LR=-1`) and the field it fills.
+    """
     models.check_name(exp.model)
     if exp.teacher:
         models.check_name(exp.teacher)
+        if exp.distill_loss not in losses.DISTILL_LOSSES:
+            raise ConfigError(f"DISTILL_LOSS={exp.distill_loss!r}: expected one of {', '.join(losses.DISTILL_LOSSES)}")
     if exp.on_bad_image not in ("error", "skip"):
         raise ConfigError(f"on_bad_image={exp.on_bad_image!r}: expected 'error' or 'skip'")
+    if exp.precision not in PRECISIONS:
+        raise ConfigError(f"precision {exp.precision!r}: expected one of {', '.join(PRECISIONS)}")
+    opt = exp.optimizer
+    for name, value in (("NUM_CLASSES (Experiment.num_classes)", exp.num_classes),
+                        ("IMAGE_SIZE (Experiment.image_size)", exp.image_size),
+                        ("EPOCHS (Experiment.epochs)", exp.epochs),
+                        ("BATCH_SIZE (Experiment.batch_size)", exp.batch_size),
+                        ("Experiment.topk", exp.topk), ("Experiment.steps_per_loop", exp.steps_per_loop),
+                        ("Experiment.keep_checkpoints", exp.keep_checkpoints)):
+        _expect(_is_int(value) and value > 0, name, value, "a whole number > 0")
+    optional = [("EVAL_BATCH_SIZE (Experiment.eval_batch_size)", exp.eval_batch_size),
+                ("Experiment.checkpoint_every_steps", exp.checkpoint_every_steps),
+                ("OptimizerConfig.reference_batch", opt.reference_batch)]
+    for split, cfg in (("train", exp.train_data), ("val", exp.val_data)):
+        if cfg is not None:
+            optional += [(f"{split}/DataConfig.batch_size", cfg.batch_size),
+                         (f"{split}/DataConfig.resize_short", cfg.resize_short)]
+    for name, value in optional:
+        _expect(value is None or (_is_int(value) and value > 0), name, value, "a whole number > 0 or None")
+    _expect(_is_number(opt.lr) and opt.lr > 0, "LR (OptimizerConfig.lr)", opt.lr, "a number > 0")
+    for name, value in (("OptimizerConfig.l2", opt.l2), ("OptimizerConfig.warmup_epochs", opt.warmup_epochs),
+                        ("OptimizerConfig.warmup_start_lr", opt.warmup_start_lr),
+                        ("OptimizerConfig.eta_min", opt.eta_min),
+                        ("HARD_LABEL_WEIGHT (Experiment.hard_label_weight)", exp.hard_label_weight)):
+        _expect(_is_number(value) and value >= 0, name, value, "a number >= 0")
+    _expect(_is_number(opt.momentum) and 0 <= opt.momentum < 1, "OptimizerConfig.momentum", opt.momentum,
+            "a number in [0, 1)")
+    _expect(_is_number(exp.label_smoothing) and 0 <= exp.label_smoothing < 1, "Experiment.label_smoothing",
+            exp.label_smoothing, "a number in [0, 1)")
+    _expect(_is_number(exp.distill_temperature) and exp.distill_temperature > 0, "Experiment.distill_temperature",
+            exp.distill_temperature, "a number > 0")
+    if exp.pos_weight is not None:
+        weights = list(exp.pos_weight)
+        _expect(len(weights) == exp.num_classes and all(_is_number(w) and w > 0 for w in weights),
+                "Experiment.pos_weight", exp.pos_weight, f"{exp.num_classes} numbers > 0 (one per class)")
+    if exp.train_data is not None:
+        scale, ratio = exp.train_data.scale, exp.train_data.ratio
+        _expect(_is_pair(scale) and 0 < scale[0] <= scale[1] <= 1, "train/DataConfig.scale", scale,
+                "(low, high) with 0 < low <= high <= 1")
+        _expect(_is_pair(ratio) and 0 < ratio[0] <= ratio[1], "train/DataConfig.ratio", ratio,
+                "(low, high) with 0 < low <= high")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_pair(value) -> bool:
+    return isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_number(v) for v in value)
+
+
+def _expect(ok, name, value, expected):
+    if not ok:
+        raise ConfigError(f"{name} = {value!r}: expected {expected}")
 
 
 def train(exp: Experiment, strategy=None) -> Dict[str, float]:
