@@ -41,7 +41,6 @@ def main(argv):
                 raise ConfigError("--fit_thresholds is for multi-label recipes (Experiment.multilabel = True)")
             thresholds, report = experiment.fit_thresholds(exp, FLAGS.weights, strategy)
             metrics = {k: v for k, v in report.items() if not isinstance(v, dict)}
-            metrics["images"] = int(experiment.read_split(exp, exp.val_data).labels.shape[0])
             if FLAGS.weights and os.path.isdir(FLAGS.weights):
                 experiment.write_thresholds(FLAGS.weights, thresholds)
         else:

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import math
 import os
+import sys
 from typing import Any, Callable, Dict, Optional, Sequence
 
 import keras
@@ -18,7 +19,7 @@ from kclass.data.pipeline import DataConfig
 from kclass.engine import checkpoints
 from kclass.engine.task import Task
 from kclass.engine.trainer import Evaluator, LoopConfig, Trainer
-from kclass.errors import ConfigError
+from kclass.errors import ConfigError, DataError, WeightsError
 
 
 THRESHOLDS_FILE = "thresholds.json"
@@ -74,7 +75,7 @@ def build_model(exp: Experiment, load_pretrained: bool = True):
     keras.utils.set_random_seed(exp.seed)
     model = _build_net(exp, exp.model, exp.sync_bn, exp.model_kwargs)
     if load_pretrained and exp.pretrained:
-        load_weights(model, exp.pretrained)
+        load_weights(model, exp.pretrained, finetune=True)  # another class count: a fresh classifier
     return model
 
 
@@ -103,21 +104,24 @@ def build_distiller(exp: Experiment, load_pretrained: bool = True):
     # Frozen, so synchronised BN would only add collectives.
     teacher = _build_net(exp, exp.teacher, False, exp.teacher_kwargs)
     from kclass import weights  # imported late, as in load_weights
-    result = weights.load_weights(teacher, exp.teacher_weights)
-    if result.skipped:  # the fine-tuning rule would leave a random classifier: useless as a teacher
-        raise ConfigError(f"teacher weights {exp.teacher_weights} have another class count than "
-                          f"NUM_CLASSES={exp.num_classes} (classifier {', '.join(result.skipped)} skipped)")
+    try:  # never fine-tuning: a teacher with a fresh classifier would teach noise
+        weights.load_weights(teacher, exp.teacher_weights)
+    except WeightsError as e:
+        raise WeightsError(f"TEACHER_WEIGHTS {e}") from None
     return Distiller(teacher, student, teacher_bn_frozen=exp.teacher_bn_frozen,
                      name=f"{exp.teacher}_distill_{exp.model}")
 
 
-def load_weights(model, path):
-    """Any weights kclass loads; a distillation run's checkpoint gives its student."""
+def load_weights(model, path, finetune=False):
+    """Any weights kclass loads; a distillation run's checkpoint gives its student.
+
+    A classifier of another class count is refused unless `finetune` (PRETRAINED), which skips it.
+    """
     from kclass import weights  # imported late: TF-free CLIs stay fast to start
     from kclass.models.distiller import restore_student
     if path and restore_student(model, path):
         return
-    weights.load_weights(model, path)
+    weights.load_weights(model, path, finetune=finetune)
 
 
 def _eval_batch(exp):
@@ -293,40 +297,88 @@ def train(exp: Experiment, strategy=None) -> Dict[str, float]:
     os.makedirs(exp.model_dir, exist_ok=True)
     train_fn = lambda start, ctx: pipeline.train_dataset(  # noqa: E731
         exp.train_data, train_samples, exp.image_size, exp.batch_size, exp.num_classes, exp.seed, start, ctx)
-    result = trainer.fit(train_fn, eval_dataset_fn(exp, val_samples) if val_samples else None)
+    try:
+        result = trainer.fit(train_fn, eval_dataset_fn(exp, val_samples) if val_samples else None)
+    except tf.errors.OpError:  # the train loop names its own input errors: this is the validation set
+        error = val_samples and undecodable_error(val_samples)
+        if not error:
+            raise
+        raise error from None
     best_dir = os.path.join(exp.model_dir, "best_model")
     if exp.multilabel and val_samples and os.path.isdir(best_dir):
         # Every worker evaluates (collectives); only the chief writes.
-        thresholds, _ = fit_thresholds(exp, best_dir, strategy)
+        thresholds, _ = fit_thresholds(exp, best_dir, strategy, val_samples)
         if trainer.chief:
             write_thresholds(best_dir, thresholds)
     return result
 
 
-def drop_undecodable(samples: lists.Samples, model_dir: str, split: str) -> lists.Samples:
-    """Samples without the files that do not decode; those are listed in MODEL_DIR/skipped_images_<split>.txt."""
+def drop_undecodable(samples: lists.Samples, model_dir: Optional[str], split: str) -> lists.Samples:
+    """Samples without the files that do not decode (on_bad_image='skip'); those are listed in
+    MODEL_DIR/skipped_images_<split>.txt, or on stderr when `model_dir` is None (evaluation writes nothing).
+    """
     bad = set(scan.undecodable(samples.paths))
     if not bad:
         return samples
-    listing = os.path.join(model_dir, f"skipped_images_{split}.txt")
-    checkpoints.atomic_write_text(listing, "".join(f"{samples.paths[i]}\n" for i in sorted(bad)))
-    print(f"on_bad_image=skip: {len(bad)} undecodable {split} image(s) skipped, listed in {listing}", flush=True)
+    skipped = [samples.paths[i] for i in sorted(bad)]
+    if model_dir is None:
+        for path in skipped:
+            print(f"skipped (undecodable): {path}", file=sys.stderr, flush=True)
+        where = "listed above"
+    else:
+        where = os.path.join(model_dir, f"skipped_images_{split}.txt")
+        checkpoints.atomic_write_text(where, "".join(f"{path}\n" for path in skipped))
+        where = f"listed in {where}"
+    print(f"on_bad_image=skip: {len(bad)} undecodable {split} image(s) skipped, {where}", flush=True)
     keep = [i for i in range(len(samples)) if i not in bad]
     return lists.Samples([samples.paths[i] for i in keep], samples.labels[keep], samples.source)
 
 
-def fit_thresholds(exp: Experiment, weights: str, strategy=None):
-    """Per-class F1-maximising thresholds [C] of `weights` on the validation split, and its metrics."""
-    strategy = strategy or tf.distribute.get_strategy()
+def undecodable_error(samples: lists.Samples) -> Optional[DataError]:
+    """A one-line DataError naming the first file of `samples` that does not decode, or None."""
+    bad = scan.undecodable(samples.paths)
+    if not bad:
+        return None
+    more = f"; {len(bad) - 1} more of its files do not decode either" if len(bad) > 1 else ""
+    return DataError(f"{samples.paths[bad[0]]} (listed in {samples.source}) cannot be decoded as an image{more}; "
+                     "fix or remove it, or set Experiment.on_bad_image='skip' to leave such files out")
+
+
+def _evaluate(exp: Experiment, evaluator: Evaluator, samples: lists.Samples) -> Dict[str, float]:
+    """`evaluator` over `samples`; an image that does not decode is named instead of a TF stack trace."""
+    try:
+        return evaluator(eval_dataset_fn(exp, samples))
+    except tf.errors.OpError:
+        error = undecodable_error(samples)  # only on failure: a second decode pass costs nothing otherwise
+        if error is None:
+            raise
+        raise error from None
+
+
+def _val_samples(exp: Experiment):
+    """(validation samples, how many undecodable ones on_bad_image='skip' left out)."""
     samples = read_split(exp, exp.val_data)
+    if exp.on_bad_image != "skip":
+        return samples, 0
+    kept = drop_undecodable(samples, None, "val")
+    if not len(kept):
+        raise DataError(f"{exp.val_data.source}: none of its images decodes")
+    return kept, len(samples) - len(kept)
+
+
+def fit_thresholds(exp: Experiment, weights: str, strategy=None, samples: Optional[lists.Samples] = None):
+    """Per-class F1-maximising thresholds [C] of `weights` on the validation split (or `samples`), and
+    its metrics (with `images`, the count evaluated)."""
+    strategy = strategy or tf.distribute.get_strategy()
+    samples = samples or _val_samples(exp)[0]
     with strategy.scope():
         model = build_model(exp, load_pretrained=False)
         load_weights(model, weights)
     evaluator = Evaluator(model, make_task(exp), strategy)
-    evaluator(eval_dataset_fn(exp, samples))
+    _evaluate(exp, evaluator, samples)
     thresholds = metrics.fit_thresholds(evaluator.rows["labels"], evaluator.rows["scores"])
     report = metrics.multilabel_report(evaluator.rows["labels"], evaluator.rows["scores"], thresholds)
-    return thresholds, report
+    return thresholds, dict(report, images=len(samples))
 
 
 def write_thresholds(best_dir: str, thresholds):
@@ -341,9 +393,10 @@ def evaluate(exp: Experiment, weights: Optional[str], strategy=None) -> Dict[str
     strategy = strategy or tf.distribute.get_strategy()
     if exp.prepare is not None:
         exp.prepare()
-    samples = read_split(exp, exp.val_data)
+    samples, skipped = _val_samples(exp)
     with strategy.scope():
         model = build_model(exp, load_pretrained=False)
         if weights:
             load_weights(model, weights)
-    return Evaluator(model, make_task(exp), strategy)(eval_dataset_fn(exp, samples))
+    result = _evaluate(exp, Evaluator(model, make_task(exp), strategy), samples)
+    return dict(result, skipped=skipped) if exp.on_bad_image == "skip" else result
