@@ -13,6 +13,8 @@ def test_kinds(monkeypatch):
     mirrored = strategy.make_strategy("mirrored", cpu_devices=2)
     assert isinstance(mirrored, tf.distribute.MirroredStrategy) and mirrored.num_replicas_in_sync == 2
     assert strategy.is_chief(mirrored)
+    assert strategy.describe(mirrored) == "MirroredStrategy: 2 replica(s) on CPU:0, CPU:1"
+    assert strategy.describe(strategy.make_strategy("one_device")) == "OneDeviceStrategy: 1 replica(s) on CPU:0"
     auto = strategy.make_strategy("auto")  # no GPU here, no cluster: one device
     assert auto.num_replicas_in_sync == 1
 
