@@ -370,7 +370,7 @@ def fit_thresholds(exp: Experiment, weights: str, strategy=None, samples: Option
     """Per-class F1-maximising thresholds [C] of `weights` on the validation split (or `samples`), and
     its metrics (with `images`, the count evaluated)."""
     strategy = strategy or tf.distribute.get_strategy()
-    samples = samples or _val_samples(exp)[0]
+    samples = _val_samples(exp)[0] if samples is None else samples
     with strategy.scope():
         model = build_model(exp, load_pretrained=False)
         load_weights(model, weights)
