@@ -14,6 +14,7 @@ from kclass import cli  # noqa: E402
 from kclass.errors import ConfigError  # noqa: E402
 
 cli.define_gin_flags()
+cli.define_device_flags()
 flags.DEFINE_string("weights", None, "best_model/ dir, checkpoint, .weights.h5 or .pdparams.")
 flags.DEFINE_bool("json", False, "Print one JSON object on the last line.")
 flags.DEFINE_bool("fit_thresholds", False, "Multi-label: fit per-class F1 thresholds on VAL_LIST, report at them "
@@ -30,16 +31,20 @@ def main(argv):
         from kclass import configurables, experiment
 
         exp = configurables.Experiment()
+        experiment.check(exp)
+        strategy = None  # TF's default: one device
+        if FLAGS.cpu_devices or FLAGS.gpus:
+            from kclass.engine.strategy import make_strategy
+            strategy = make_strategy("mirrored", FLAGS.cpu_devices, FLAGS.gpus)
         if FLAGS.fit_thresholds:
             if not exp.multilabel:
                 raise ConfigError("--fit_thresholds is for multi-label recipes (Experiment.multilabel = True)")
-            thresholds, report = experiment.fit_thresholds(exp, FLAGS.weights)
+            thresholds, report = experiment.fit_thresholds(exp, FLAGS.weights, strategy)
             metrics = {k: v for k, v in report.items() if not isinstance(v, dict)}
-            metrics["images"] = int(experiment.read_split(exp, exp.val_data).labels.shape[0])
             if FLAGS.weights and os.path.isdir(FLAGS.weights):
                 experiment.write_thresholds(FLAGS.weights, thresholds)
         else:
-            metrics = experiment.evaluate(exp, FLAGS.weights)
+            metrics = experiment.evaluate(exp, FLAGS.weights, strategy)
         if FLAGS.json:
             print(json.dumps(metrics))
         else:

@@ -5,7 +5,9 @@ This is what the CLIs run after Gin has filled an `Experiment`; it can be used w
 
 import dataclasses
 import json
+import math
 import os
+import sys
 from typing import Any, Callable, Dict, Optional, Sequence
 
 import keras
@@ -17,7 +19,7 @@ from kclass.data.pipeline import DataConfig
 from kclass.engine import checkpoints
 from kclass.engine.task import Task
 from kclass.engine.trainer import Evaluator, LoopConfig, Trainer
-from kclass.errors import ConfigError
+from kclass.errors import ConfigError, DataError, WeightsError
 
 
 THRESHOLDS_FILE = "thresholds.json"
@@ -73,7 +75,7 @@ def build_model(exp: Experiment, load_pretrained: bool = True):
     keras.utils.set_random_seed(exp.seed)
     model = _build_net(exp, exp.model, exp.sync_bn, exp.model_kwargs)
     if load_pretrained and exp.pretrained:
-        load_weights(model, exp.pretrained)
+        load_weights(model, exp.pretrained, finetune=True)  # another class count: a fresh classifier
     return model
 
 
@@ -102,21 +104,24 @@ def build_distiller(exp: Experiment, load_pretrained: bool = True):
     # Frozen, so synchronised BN would only add collectives.
     teacher = _build_net(exp, exp.teacher, False, exp.teacher_kwargs)
     from kclass import weights  # imported late, as in load_weights
-    result = weights.load_weights(teacher, exp.teacher_weights)
-    if result.skipped:  # the fine-tuning rule would leave a random classifier: useless as a teacher
-        raise ConfigError(f"teacher weights {exp.teacher_weights} have another class count than "
-                          f"NUM_CLASSES={exp.num_classes} (classifier {', '.join(result.skipped)} skipped)")
+    try:  # never fine-tuning: a teacher with a fresh classifier would teach noise
+        weights.load_weights(teacher, exp.teacher_weights)
+    except WeightsError as e:
+        raise WeightsError(f"TEACHER_WEIGHTS {e}") from None
     return Distiller(teacher, student, teacher_bn_frozen=exp.teacher_bn_frozen,
                      name=f"{exp.teacher}_distill_{exp.model}")
 
 
-def load_weights(model, path):
-    """Any weights kclass loads; a distillation run's checkpoint gives its student."""
+def load_weights(model, path, finetune=False):
+    """Any weights kclass loads; a distillation run's checkpoint gives its student.
+
+    A classifier of another class count is refused unless `finetune` (PRETRAINED), which skips it.
+    """
     from kclass import weights  # imported late: TF-free CLIs stay fast to start
     from kclass.models.distiller import restore_student
     if path and restore_student(model, path):
         return
-    weights.load_weights(model, path)
+    weights.load_weights(model, path, finetune=finetune)
 
 
 def _eval_batch(exp):
@@ -205,12 +210,75 @@ def make_trainer(exp: Experiment, strategy, steps_per_epoch: int, model=None) ->
 
 
 def check(exp: Experiment) -> None:
-    """Refuses, before anything is written or prepared, the mistakes a recipe shows by itself."""
+    """Refuses, before anything is written or prepared, the mistakes a recipe shows by itself.
+
+    Numbers are named by the macro a user overrides (`--gin_param LR=-1`) and the field it fills.
+    """
     models.check_name(exp.model)
     if exp.teacher:
         models.check_name(exp.teacher)
+        if exp.distill_loss not in losses.DISTILL_LOSSES:
+            raise ConfigError(f"DISTILL_LOSS={exp.distill_loss!r}: expected one of {', '.join(losses.DISTILL_LOSSES)}")
     if exp.on_bad_image not in ("error", "skip"):
         raise ConfigError(f"on_bad_image={exp.on_bad_image!r}: expected 'error' or 'skip'")
+    if exp.precision not in PRECISIONS:
+        raise ConfigError(f"precision {exp.precision!r}: expected one of {', '.join(PRECISIONS)}")
+    opt = exp.optimizer
+    for name, value in (("NUM_CLASSES (Experiment.num_classes)", exp.num_classes),
+                        ("IMAGE_SIZE (Experiment.image_size)", exp.image_size),
+                        ("EPOCHS (Experiment.epochs)", exp.epochs),
+                        ("BATCH_SIZE (Experiment.batch_size)", exp.batch_size),
+                        ("Experiment.topk", exp.topk), ("Experiment.steps_per_loop", exp.steps_per_loop),
+                        ("Experiment.keep_checkpoints", exp.keep_checkpoints)):
+        _expect(_is_int(value) and value > 0, name, value, "a whole number > 0")
+    optional = [("EVAL_BATCH_SIZE (Experiment.eval_batch_size)", exp.eval_batch_size),
+                ("Experiment.checkpoint_every_steps", exp.checkpoint_every_steps),
+                ("OptimizerConfig.reference_batch", opt.reference_batch)]
+    for split, cfg in (("train", exp.train_data), ("val", exp.val_data)):
+        if cfg is not None:
+            optional += [(f"{split}/DataConfig.batch_size", cfg.batch_size),
+                         (f"{split}/DataConfig.resize_short", cfg.resize_short)]
+    for name, value in optional:
+        _expect(value is None or (_is_int(value) and value > 0), name, value, "a whole number > 0 or None")
+    _expect(_is_number(opt.lr) and opt.lr > 0, "LR (OptimizerConfig.lr)", opt.lr, "a number > 0")
+    for name, value in (("OptimizerConfig.l2", opt.l2), ("OptimizerConfig.warmup_epochs", opt.warmup_epochs),
+                        ("OptimizerConfig.warmup_start_lr", opt.warmup_start_lr),
+                        ("OptimizerConfig.eta_min", opt.eta_min),
+                        ("HARD_LABEL_WEIGHT (Experiment.hard_label_weight)", exp.hard_label_weight)):
+        _expect(_is_number(value) and value >= 0, name, value, "a number >= 0")
+    _expect(_is_number(opt.momentum) and 0 <= opt.momentum < 1, "OptimizerConfig.momentum", opt.momentum,
+            "a number in [0, 1)")
+    _expect(_is_number(exp.label_smoothing) and 0 <= exp.label_smoothing < 1, "Experiment.label_smoothing",
+            exp.label_smoothing, "a number in [0, 1)")
+    _expect(_is_number(exp.distill_temperature) and exp.distill_temperature > 0, "Experiment.distill_temperature",
+            exp.distill_temperature, "a number > 0")
+    if exp.pos_weight is not None:
+        weights = list(exp.pos_weight)
+        _expect(len(weights) == exp.num_classes and all(_is_number(w) and w > 0 for w in weights),
+                "Experiment.pos_weight", exp.pos_weight, f"{exp.num_classes} numbers > 0 (one per class)")
+    if exp.train_data is not None:
+        scale, ratio = exp.train_data.scale, exp.train_data.ratio
+        _expect(_is_pair(scale) and 0 < scale[0] <= scale[1] <= 1, "train/DataConfig.scale", scale,
+                "(low, high) with 0 < low <= high <= 1")
+        _expect(_is_pair(ratio) and 0 < ratio[0] <= ratio[1], "train/DataConfig.ratio", ratio,
+                "(low, high) with 0 < low <= high")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_pair(value) -> bool:
+    return isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_number(v) for v in value)
+
+
+def _expect(ok, name, value, expected):
+    if not ok:
+        raise ConfigError(f"{name} = {value!r}: expected {expected}")
 
 
 def train(exp: Experiment, strategy=None) -> Dict[str, float]:
@@ -230,40 +298,88 @@ def train(exp: Experiment, strategy=None) -> Dict[str, float]:
     os.makedirs(exp.model_dir, exist_ok=True)
     train_fn = lambda start, ctx: pipeline.train_dataset(  # noqa: E731
         exp.train_data, train_samples, exp.image_size, exp.batch_size, exp.num_classes, exp.seed, start, ctx)
-    result = trainer.fit(train_fn, eval_dataset_fn(exp, val_samples) if val_samples else None)
+    try:
+        result = trainer.fit(train_fn, eval_dataset_fn(exp, val_samples) if val_samples else None)
+    except tf.errors.OpError:  # the train loop names its own input errors: this is the validation set
+        error = val_samples and undecodable_error(val_samples)
+        if not error:
+            raise
+        raise error from None
     best_dir = os.path.join(exp.model_dir, "best_model")
     if exp.multilabel and val_samples and os.path.isdir(best_dir):
         # Every worker evaluates (collectives); only the chief writes.
-        thresholds, _ = fit_thresholds(exp, best_dir, strategy)
+        thresholds, _ = fit_thresholds(exp, best_dir, strategy, val_samples)
         if trainer.chief:
             write_thresholds(best_dir, thresholds)
     return result
 
 
-def drop_undecodable(samples: lists.Samples, model_dir: str, split: str) -> lists.Samples:
-    """Samples without the files that do not decode; those are listed in MODEL_DIR/skipped_images_<split>.txt."""
+def drop_undecodable(samples: lists.Samples, model_dir: Optional[str], split: str) -> lists.Samples:
+    """Samples without the files that do not decode (on_bad_image='skip'); those are listed in
+    MODEL_DIR/skipped_images_<split>.txt, or on stderr when `model_dir` is None (evaluation writes nothing).
+    """
     bad = set(scan.undecodable(samples.paths))
     if not bad:
         return samples
-    listing = os.path.join(model_dir, f"skipped_images_{split}.txt")
-    checkpoints.atomic_write_text(listing, "".join(f"{samples.paths[i]}\n" for i in sorted(bad)))
-    print(f"on_bad_image=skip: {len(bad)} undecodable {split} image(s) skipped, listed in {listing}", flush=True)
+    skipped = [samples.paths[i] for i in sorted(bad)]
+    if model_dir is None:
+        for path in skipped:
+            print(f"skipped (undecodable): {path}", file=sys.stderr, flush=True)
+        where = "listed above"
+    else:
+        where = os.path.join(model_dir, f"skipped_images_{split}.txt")
+        checkpoints.atomic_write_text(where, "".join(f"{path}\n" for path in skipped))
+        where = f"listed in {where}"
+    print(f"on_bad_image=skip: {len(bad)} undecodable {split} image(s) skipped, {where}", flush=True)
     keep = [i for i in range(len(samples)) if i not in bad]
     return lists.Samples([samples.paths[i] for i in keep], samples.labels[keep], samples.source)
 
 
-def fit_thresholds(exp: Experiment, weights: str, strategy=None):
-    """Per-class F1-maximising thresholds [C] of `weights` on the validation split, and its metrics."""
-    strategy = strategy or tf.distribute.get_strategy()
+def undecodable_error(samples: lists.Samples) -> Optional[DataError]:
+    """A one-line DataError naming the first file of `samples` that does not decode, or None."""
+    bad = scan.undecodable(samples.paths)
+    if not bad:
+        return None
+    more = f"; {len(bad) - 1} more of its files do not decode either" if len(bad) > 1 else ""
+    return DataError(f"{samples.paths[bad[0]]} (listed in {samples.source}) cannot be decoded as an image{more}; "
+                     "fix or remove it, or set Experiment.on_bad_image='skip' to leave such files out")
+
+
+def _evaluate(exp: Experiment, evaluator: Evaluator, samples: lists.Samples) -> Dict[str, float]:
+    """`evaluator` over `samples`; an image that does not decode is named instead of a TF stack trace."""
+    try:
+        return evaluator(eval_dataset_fn(exp, samples))
+    except tf.errors.OpError:
+        error = undecodable_error(samples)  # only on failure: a second decode pass costs nothing otherwise
+        if error is None:
+            raise
+        raise error from None
+
+
+def _val_samples(exp: Experiment):
+    """(validation samples, how many undecodable ones on_bad_image='skip' left out)."""
     samples = read_split(exp, exp.val_data)
+    if exp.on_bad_image != "skip":
+        return samples, 0
+    kept = drop_undecodable(samples, None, "val")
+    if not len(kept):
+        raise DataError(f"{exp.val_data.source}: none of its images decodes")
+    return kept, len(samples) - len(kept)
+
+
+def fit_thresholds(exp: Experiment, weights: str, strategy=None, samples: Optional[lists.Samples] = None):
+    """Per-class F1-maximising thresholds [C] of `weights` on the validation split (or `samples`), and
+    its metrics (with `images`, the count evaluated)."""
+    strategy = strategy or tf.distribute.get_strategy()
+    samples = _val_samples(exp)[0] if samples is None else samples
     with strategy.scope():
         model = build_model(exp, load_pretrained=False)
         load_weights(model, weights)
     evaluator = Evaluator(model, make_task(exp), strategy)
-    evaluator(eval_dataset_fn(exp, samples))
+    _evaluate(exp, evaluator, samples)
     thresholds = metrics.fit_thresholds(evaluator.rows["labels"], evaluator.rows["scores"])
     report = metrics.multilabel_report(evaluator.rows["labels"], evaluator.rows["scores"], thresholds)
-    return thresholds, report
+    return thresholds, dict(report, images=len(samples))
 
 
 def write_thresholds(best_dir: str, thresholds):
@@ -278,9 +394,10 @@ def evaluate(exp: Experiment, weights: Optional[str], strategy=None) -> Dict[str
     strategy = strategy or tf.distribute.get_strategy()
     if exp.prepare is not None:
         exp.prepare()
-    samples = read_split(exp, exp.val_data)
+    samples, skipped = _val_samples(exp)
     with strategy.scope():
         model = build_model(exp, load_pretrained=False)
         if weights:
             load_weights(model, weights)
-    return Evaluator(model, make_task(exp), strategy)(eval_dataset_fn(exp, samples))
+    result = _evaluate(exp, Evaluator(model, make_task(exp), strategy), samples)
+    return dict(result, skipped=skipped) if exp.on_bad_image == "skip" else result

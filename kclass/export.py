@@ -18,6 +18,7 @@ from absl import app, flags, logging  # noqa: E402
 from kclass import cli  # noqa: E402
 
 cli.define_gin_flags()
+cli.define_device_flags()
 flags.DEFINE_string("weights", None, "best_model/ dir, checkpoint, .weights.h5 or .pdparams.")
 flags.DEFINE_string("export_dir", None, "Model base directory, e.g. serving/models/demo; versions go below.")
 flags.DEFINE_integer("version", None, "Version number (default: one more than the highest present).")
@@ -48,10 +49,13 @@ def main(argv):
             raise ConfigError("give --weights (a run's best_model/ directory, a checkpoint, .weights.h5 or "
                               ".pdparams): exporting untrained weights is never what you want")
         cli.parse_gin(FLAGS.gin_file, FLAGS.gin_param, FLAGS.model_dir)
-        from kclass import configurables
+        from kclass import configurables, experiment
+        from kclass.engine.strategy import configure_devices
         from kclass.export_lib import commands
 
         exp = configurables.Experiment()
+        experiment.check(exp)
+        configure_devices(FLAGS.cpu_devices, FLAGS.gpus)
         result = commands.export_experiment(
             exp, FLAGS.weights, FLAGS.export_dir, version=FLAGS.version, model_name=FLAGS.model_name,
             onnx=FLAGS.onnx, trt_precision=FLAGS.trt, top_k=FLAGS.top_k, max_pixels=FLAGS.max_pixels,

@@ -19,6 +19,7 @@ from absl import app, flags, logging  # noqa: E402
 from kclass import cli  # noqa: E402
 
 cli.define_gin_flags()
+cli.define_device_flags()
 flags.DEFINE_string("saved_model", None, "Exported model: serving/models/NAME or serving/models/NAME/<version>.")
 flags.DEFINE_string("weights", None, "With --gin_file: best_model/ dir, checkpoint, .weights.h5 or .pdparams.")
 flags.DEFINE_enum("engine", "tensorflow", ["tensorflow", "onnxruntime"],
@@ -46,6 +47,9 @@ def _predictor():
         raise ConfigError("--engine onnxruntime runs an exported model: give it with --saved_model DIR")
     if FLAGS.server:
         return predictors.RemotePredictor(FLAGS.server, timeout=FLAGS.timeout)
+    if FLAGS.cpu_devices or FLAGS.gpus:  # local models only: TF-Serving has its own devices
+        from kclass.engine.strategy import configure_devices
+        configure_devices(FLAGS.cpu_devices, FLAGS.gpus)
     if FLAGS.saved_model and FLAGS.engine == "onnxruntime":
         return predictors.OnnxPredictor(FLAGS.saved_model)
     if FLAGS.saved_model:
@@ -53,8 +57,10 @@ def _predictor():
     if not FLAGS.weights:
         raise ConfigError("--gin_file needs --weights (a run's best_model/ directory, a checkpoint, ...)")
     cli.parse_gin(FLAGS.gin_file, FLAGS.gin_param, FLAGS.model_dir)
-    from kclass import configurables
-    return predictors.ModulePredictor(configurables.Experiment(), FLAGS.weights, top_k=FLAGS.top_k)
+    from kclass import configurables, experiment
+    exp = configurables.Experiment()
+    experiment.check(exp)
+    return predictors.ModulePredictor(exp, FLAGS.weights, top_k=FLAGS.top_k)
 
 
 def main(argv):

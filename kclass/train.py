@@ -13,10 +13,10 @@ from absl import app, flags, logging  # noqa: E402
 from kclass import cli  # noqa: E402
 
 cli.define_gin_flags()
+cli.define_device_flags()
 flags.DEFINE_enum("strategy", "auto", ["auto", "one_device", "mirrored", "multi_worker"],
-                  "tf.distribute strategy; auto: all GPUs, else one device; multi_worker with TF_CONFIG.")
-flags.DEFINE_string("gpus", None, "GPUs to use, e.g. 0,1,2,3 (Paddle's --gpus).")
-flags.DEFINE_integer("cpu_devices", None, "Split the CPU into N logical devices (tests, CPU users).")
+                  "tf.distribute strategy; auto: all GPUs (or --cpu_devices), else one device; "
+                  "multi_worker with TF_CONFIG.")
 flags.DEFINE_enum("precision", None, ["fp32", "mixed_bfloat16", "mixed_float16"],
                   "Overrides the recipe's Experiment.precision (classifier and losses stay float32).")
 flags.DEFINE_bool("deterministic", False, "Bit-reproducible runs (TF op determinism); somewhat slower.")
@@ -32,16 +32,18 @@ def main(argv):
         import gin
 
         from kclass import configurables, experiment
-        from kclass.engine.strategy import is_chief, make_strategy
+        from kclass.engine.strategy import describe, is_chief, make_strategy
 
-        strategy = make_strategy(FLAGS.strategy, FLAGS.cpu_devices, FLAGS.gpus)
-        if FLAGS.deterministic:
-            import tensorflow as tf
-            tf.config.experimental.enable_op_determinism()
         exp = configurables.Experiment()
         if FLAGS.precision:
             exp = dataclasses.replace(exp, precision=FLAGS.precision)
-        experiment.check(exp)  # a misspelt MODEL fails here, before MODEL_DIR is created
+        experiment.check(exp)  # a misspelt MODEL or LR=-1 fails here, before MODEL_DIR is created
+        strategy = make_strategy(FLAGS.strategy, FLAGS.cpu_devices, FLAGS.gpus)
+        if exp.verbose:
+            print(describe(strategy), flush=True)
+        if FLAGS.deterministic:
+            import tensorflow as tf
+            tf.config.experimental.enable_op_determinism()
         if is_chief(strategy):
             os.makedirs(exp.model_dir, exist_ok=True)
             from kclass.engine.checkpoints import atomic_write_text

@@ -1,5 +1,7 @@
 """Recipe wiring: precision policies and what the model/optimizer get from an Experiment."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -8,6 +10,7 @@ import tensorflow as tf
 from kclass import experiment, optim
 from kclass.data import pipeline
 from kclass.data.pipeline import DataConfig
+from kclass.errors import ConfigError
 
 
 @pytest.mark.parametrize("precision", ["fp32", "mixed_bfloat16", "mixed_float16"])
@@ -38,3 +41,47 @@ def test_unknown_precision_is_refused(tmp_path):
     with pytest.raises(Exception, match="precision 'fp8'"):
         experiment.build_model(experiment.Experiment(model="ResNet18_vd", num_classes=2, image_size=16,
                                                      precision="fp8"))
+
+
+def _recipe(**changes):
+    exp = experiment.Experiment(model="ResNet18_vd", num_classes=6, image_size=32, batch_size=8,
+                                train_data=DataConfig(source="t.txt"), val_data=DataConfig(source="v.txt"))
+    return dataclasses.replace(exp, **changes)
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(optimizer=optim.OptimizerConfig(lr=-1)), "LR (OptimizerConfig.lr) = -1: expected a number > 0"),
+    (dict(optimizer=optim.OptimizerConfig(lr=0.0)), "LR (OptimizerConfig.lr) = 0.0: expected a number > 0"),
+    (dict(optimizer=optim.OptimizerConfig(lr=float("nan"))), "LR (OptimizerConfig.lr) = nan"),
+    (dict(epochs=0), "EPOCHS (Experiment.epochs) = 0: expected a whole number > 0"),
+    (dict(epochs=2.5), "EPOCHS (Experiment.epochs) = 2.5: expected a whole number > 0"),
+    (dict(batch_size=-16), "BATCH_SIZE (Experiment.batch_size) = -16"),
+    (dict(batch_size="16"), "BATCH_SIZE (Experiment.batch_size) = '16'"),
+    (dict(eval_batch_size=0), "EVAL_BATCH_SIZE (Experiment.eval_batch_size) = 0: expected a whole number > 0 or None"),
+    (dict(image_size=0), "IMAGE_SIZE (Experiment.image_size) = 0"),
+    (dict(num_classes=0), "NUM_CLASSES (Experiment.num_classes) = 0"),
+    (dict(num_classes=True), "NUM_CLASSES (Experiment.num_classes) = True"),
+    (dict(label_smoothing=-0.1), "Experiment.label_smoothing = -0.1: expected a number in [0, 1)"),
+    (dict(label_smoothing=1.0), "Experiment.label_smoothing = 1.0"),
+    (dict(topk=0), "Experiment.topk = 0"),
+    (dict(steps_per_loop=0), "Experiment.steps_per_loop = 0"),
+    (dict(keep_checkpoints=0), "Experiment.keep_checkpoints = 0"),
+    (dict(checkpoint_every_steps=0), "Experiment.checkpoint_every_steps = 0"),
+    (dict(optimizer=optim.OptimizerConfig(momentum=-0.5)), "OptimizerConfig.momentum = -0.5: expected a number in [0, 1)"),
+    (dict(optimizer=optim.OptimizerConfig(l2=-1e-4)), "OptimizerConfig.l2 = -0.0001: expected a number >= 0"),
+    (dict(optimizer=optim.OptimizerConfig(warmup_epochs=-1)), "OptimizerConfig.warmup_epochs = -1"),
+    (dict(optimizer=optim.OptimizerConfig(reference_batch=0)), "OptimizerConfig.reference_batch = 0"),
+    (dict(teacher="ResNet18_vd", distill_temperature=0), "Experiment.distill_temperature = 0"),
+    (dict(teacher="ResNet18_vd", distill_loss="mse"), "DISTILL_LOSS='mse': expected one of"),
+    (dict(hard_label_weight=-1), "HARD_LABEL_WEIGHT (Experiment.hard_label_weight) = -1"),
+    (dict(pos_weight=[1.0, 2.0]), "Experiment.pos_weight = [1.0, 2.0]: expected 6 numbers > 0 (one per class)"),
+    (dict(train_data=DataConfig(source="t.txt", scale=(0.0, 1.0))), "train/DataConfig.scale = (0.0, 1.0)"),
+    (dict(train_data=DataConfig(source="t.txt", ratio=(2.0, 1.0))), "train/DataConfig.ratio = (2.0, 1.0)"),
+    (dict(val_data=DataConfig(source="v.txt", resize_short=-36)), "val/DataConfig.resize_short = -36"),
+    (dict(precision="fp8"), "precision 'fp8': expected one of"),
+])
+def test_check_refuses_impossible_numbers_naming_macro_and_field(changes, message):
+    experiment.check(_recipe())  # the unchanged recipe passes
+    with pytest.raises(ConfigError) as e:
+        experiment.check(_recipe(**changes))
+    assert str(e.value).startswith(message), str(e.value)

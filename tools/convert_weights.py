@@ -42,7 +42,7 @@ def main(argv=None):
 
     classes = args.num_classes or file_classes(read_pdparams(args.src))
     model = models.build(args.model, num_classes=classes, input_shape=(args.image_size, args.image_size, 3))
-    result = load_pdparams(model, args.src)
+    result = load_pdparams(model, args.src, finetune=True)  # another --num_classes: a fresh classifier
     os.makedirs(os.path.dirname(os.path.abspath(args.dst)), exist_ok=True)
     model.save_weights(args.dst)
     print(f"{args.dst}: {args.model}, {classes} classes, from {args.src} ({result.style} names"

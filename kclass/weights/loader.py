@@ -4,9 +4,10 @@
 run's `best_model/` directory (holding `model.weights.h5`), a tf.train checkpoint prefix
 (`.../checkpoints/ckpt-3`) or checkpoint directory (its latest checkpoint), or None (nothing to load).
 
-Fine-tuning rule, as PaddleClas: a classifier trained for another class count is skipped with one
-warning line naming it and keeps its fresh initialisation; any other missing, extra or mis-shaped
-tensor is a WeightsError naming it, and the model is left unchanged.
+A classifier trained for another class count is a WeightsError naming both counts, unless
+`finetune=True` (a recipe's PRETRAINED): then, as PaddleClas fine-tunes, it is skipped with one warning
+line naming it and keeps its fresh initialisation. Any other missing, extra or mis-shaped tensor is a
+WeightsError naming it, and the model is left unchanged.
 """
 
 import gc
@@ -37,16 +38,17 @@ class LoadResult:
     style: str = ""  # pdparams naming style, "2.6" or "2.1"
 
 
-def load_weights(model: keras.Model, path):
-    """Loads `path` into the built `model` in place; returns a LoadResult, or None for None."""
+def load_weights(model: keras.Model, path, finetune: bool = False):
+    """Loads `path` into the built `model` in place; returns a LoadResult, or None for None.
+
+    `finetune`: skip (with a warning) a classifier of another class count instead of refusing it.
+    """
     if path is None:
         return None
     kind, resolved = resolve(os.fspath(path))
     if kind == "pdparams":
-        return load_pdparams(model, resolved)
-    if kind == "h5":
-        return _load_keras(model, resolved, "h5")
-    return _load_keras(model, resolved, "checkpoint")
+        return load_pdparams(model, resolved, finetune)
+    return _load_keras(model, resolved, kind, finetune)
 
 
 def resolve(path: str):
@@ -84,7 +86,7 @@ def resolve(path: str):
     raise WeightsError(message)
 
 
-def load_pdparams(model: keras.Model, path: str) -> LoadResult:
+def load_pdparams(model: keras.Model, path: str, finetune: bool = False) -> LoadResult:
     """Maps a PaddleClas state dict onto `model` (ResNet_vd or MobileNetV3), all or nothing."""
     state = read_pdparams(path)
     slots = mapping.slots(model)
@@ -119,6 +121,8 @@ def load_pdparams(model: keras.Model, path: str) -> LoadResult:
             problems.append(f"{label}: {listed}")
     if problems:
         raise WeightsError(f"{path} does not fit {model.name!r} ({style} names): " + " | ".join(problems))
+    if skip_head and not finetune:
+        _refuse_classifier(path, state[head[0].names[style]].shape[-1], head[0].paddle_shape()[-1])
     for variable, value in updates:
         variable.assign(value.astype(variable.dtype))
     skipped = [s.names[style] for s in head] if skip_head else []
@@ -140,6 +144,11 @@ def _classifier_mismatch(head, state, style) -> bool:
     return bias is None or state.get(bias.names[style], np.empty(0)).shape == (file_w[1],)
 
 
+def _refuse_classifier(path, file_classes, model_classes):
+    raise WeightsError(f"{path}: its classifier is for {file_classes} classes, the model has {model_classes} "
+                       "(NUM_CLASSES); only PRETRAINED, when fine-tuning, may start from another class count")
+
+
 def _warn_classifier(path, names, file_shape, model_shape):
     """The fine-tuning case, in one line: which file, which layer, the weight's shape in each."""
     log.warning("%s: skipped the classifier %s, weight %s in the file, %s in the model (%d classes in the "
@@ -147,7 +156,7 @@ def _warn_classifier(path, names, file_shape, model_shape):
                 list(file_shape), list(model_shape), file_shape[-1], model_shape[-1])
 
 
-def _load_keras(model: keras.Model, path: str, kind: str) -> LoadResult:
+def _load_keras(model: keras.Model, path: str, kind: str, finetune: bool = False) -> LoadResult:
     head = mapping.classifier_layer(model)
     classes = _stored_classes(path, kind, head) or head.units
     if kind == "h5":
@@ -169,6 +178,8 @@ def _load_keras(model: keras.Model, path: str, kind: str) -> LoadResult:
     if twin is None:
         extra = f" (with a {classes}-class classifier)" if classes != head.units else ""
         raise WeightsError(f"{path} does not fit {model.name!r}{extra}: {message}")
+    if classes != head.units and not finetune:  # the body fits: the class count is the one problem
+        _refuse_classifier(path, classes, head.units)
     for layer in model.layers:
         if layer.weights and (layer is not head or classes == head.units):
             layer.set_weights(twin.get_layer(layer.name).get_weights())

@@ -16,13 +16,16 @@ import pytest
 from tests.clitools import ROOT
 
 DOC = os.path.join(ROOT, "docs", "quick_start.md")
-MARK = re.compile(r"<!-- kclass: (run|skip)([^\n]*?)-->\n```bash\n(.*?)```", re.S)
+# `run`: executed; `skip <reason>`: not run here, for that reason; `serve <text>`: a server, started until
+# it prints <text>, then stopped.
+MARK = re.compile(r"<!-- kclass: (run|skip|serve)([^\n]*?)-->\n```bash\n(.*?)```", re.S)
+_TRAILING_COMMENT = re.compile(r"\s+#\s.*$")  # `cmd  # why`: the rewrite appends after `cmd`
 TRAIN_PARAMS = ["EPOCHS=1", "BATCH_SIZE=8", "EVAL_BATCH_SIZE=8", "IMAGE_SIZE=32", "val/DataConfig.resize_short=36"]
 GIN_PARAMS = ["EVAL_BATCH_SIZE=8", "IMAGE_SIZE=32", "val/DataConfig.resize_short=36"]
 
 
-def blocks():
-    with open(DOC, encoding="utf-8") as f:
+def blocks(doc=DOC):
+    with open(doc, encoding="utf-8") as f:
         text = f.read()
     found = [(kind, reason.strip(), body) for kind, reason, body in MARK.findall(text)]
     assert len(found) == text.count("```bash"), "every bash block needs a `<!-- kclass: run|skip ... -->` mark"
@@ -30,8 +33,9 @@ def blocks():
 
 
 def commands(body):
-    """Shell commands of a block, continuation lines joined."""
-    return [c.strip() for c in body.replace("\\\n", " ").splitlines() if c.strip() and not c.startswith("#")]
+    """Shell commands of a block, continuation lines joined, comments dropped."""
+    lines = [_TRAILING_COMMENT.sub("", c).strip() for c in body.replace("\\\n", " ").splitlines()]
+    return [c for c in lines if c and not c.startswith("#")]
 
 
 def rewrite(command):

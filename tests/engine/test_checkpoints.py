@@ -47,6 +47,13 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tmp_path):
     assert trainer.store.latest.endswith("ckpt-4")
 
 
+def test_nan_loss_before_the_first_checkpoint_says_none_is_kept(tmp_path):
+    trainer = _trainer(tmp_path)
+    with pytest.raises(TrainingDiverged, match=r"loss is nan at step 2;.*no checkpoint was written yet") as e:
+        trainer.fit(_data(poison_after=0))
+    assert "None" not in str(e.value) and trainer.store.latest is None
+
+
 def test_resume_refuses_another_class_count(tmp_path):
     _trainer(tmp_path, classes=6, epochs=1).fit(_data())
     with pytest.raises(UserError, match="cannot resume from this checkpoint"):

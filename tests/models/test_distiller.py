@@ -14,7 +14,7 @@ import tensorflow as tf
 from kclass import experiment, models, optim
 from kclass.data import lists
 from kclass.data.pipeline import DataConfig
-from kclass.errors import ConfigError, DataError
+from kclass.errors import ConfigError, DataError, WeightsError
 from kclass.models.distiller import Distiller
 from kclass.models.layers import classifier, conv_bn
 from tests.engine.test_trainer import small_cnn, train_steps
@@ -221,8 +221,8 @@ def test_teacher_weights_must_fit(demo_data, tmp_path, teacher_weights):
     with pytest.raises(ConfigError, match="has no weights"):
         experiment.build_distiller(exp)
     exp.teacher_weights = teacher_weights
-    exp.num_classes = 5  # the loader would skip the classifier: a random teacher head
-    with pytest.raises(ConfigError, match="another class count"):
+    exp.num_classes = 5  # skipping the classifier, as fine-tuning does, would leave a random teacher head
+    with pytest.raises(WeightsError, match=r"^TEACHER_WEIGHTS .*: its classifier is for 6 classes, the model has 5"):
         experiment.build_distiller(exp)
     exp.num_classes, exp.distill_loss = 6, "mse"
     with pytest.raises(ConfigError, match="distill_loss 'mse'"):

@@ -89,7 +89,7 @@ def test_layouts_are_transposed_as_paddle_stores_them():
     assert np.array_equal(state["conv.bn._variance"], model.get_layer("conv_bn").moving_variance.numpy())
 
 
-# ---- fine-tuning rule: classifier skipped, anything else is an error ---------------------------
+# ---- fine-tuning rule: classifier skipped (PRETRAINED only), anything else is an error ------------
 
 @pytest.mark.parametrize("name", SMALL)
 def test_classifier_with_other_class_count_is_skipped_with_one_warning(tmp_path, name, caplog):
@@ -98,7 +98,7 @@ def test_classifier_with_other_class_count_is_skipped_with_one_warning(tmp_path,
     model = _build(name, classes=7)
     head_before = _values(model)["fc/kernel"].copy()
     with caplog.at_level(logging.WARNING, logger="kclass.weights"):
-        result = load_weights(model, tmp_path / "w.pdparams")
+        result = load_weights(model, tmp_path / "w.pdparams", finetune=True)
     assert result.skipped == ["out.weight", "out.bias"]
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     fan_in = model.get_layer("fc").kernel.shape[0]
@@ -108,6 +108,18 @@ def test_classifier_with_other_class_count_is_skipped_with_one_warning(tmp_path,
     assert "10 classes in the file, the model has 7" in warnings[0]
     assert _same(_values(model, skip=("fc", "seed")), _values(source, skip=("fc", "seed")))
     np.testing.assert_array_equal(_values(model)["fc/kernel"], head_before)
+
+
+def test_classifier_with_other_class_count_is_refused_unless_fine_tuning(tmp_path):
+    """--weights for evaluate/predict/export and TEACHER_WEIGHTS: a skipped head would answer at random."""
+    source = _randomized("MobileNetV3_small_x0_35", classes=10)
+    write_pdparams(paddle_state_dict(source), tmp_path / "w.pdparams")
+    (tmp_path / "best_model").mkdir()
+    source.save_weights(tmp_path / "best_model" / "model.weights.h5")
+    prefix = tf.train.CheckpointManager(tf.train.Checkpoint(model=source), str(tmp_path / "ckpt"), 1).save()
+    for path in (tmp_path / "w.pdparams", tmp_path / "best_model", prefix):
+        _expect_error(_build("MobileNetV3_small_x0_35", classes=7), path,
+                      "its classifier is for 10 classes, the model has 7 (NUM_CLASSES); only PRETRAINED")
 
 
 def _expect_error(model, path, *fragments):
@@ -163,7 +175,7 @@ def test_keras_h5_and_best_model_dir(tmp_path, caplog):
         assert _same(_values(model), _values(source))
     other = _build("MobileNetV3_small_x0_35", classes=3)
     with caplog.at_level(logging.WARNING, logger="kclass.weights"):
-        result = load_weights(other, tmp_path / "best_model")
+        result = load_weights(other, tmp_path / "best_model", finetune=True)
     assert result.skipped == ["fc/kernel", "fc/bias"]
     assert len(caplog.records) == 1
     assert caplog.records[0].getMessage().startswith(
@@ -229,7 +241,7 @@ def test_checkpoint_prefix_and_directory(tmp_path, caplog):
         assert _same(_values(model), _values(source))
     other = _build("ResNet18_vd", classes=4)
     with caplog.at_level(logging.WARNING, logger="kclass.weights"):
-        assert load_weights(other, prefix).skipped == ["fc/kernel", "fc/bias"]
+        assert load_weights(other, prefix, finetune=True).skipped == ["fc/kernel", "fc/bias"]
     assert len(caplog.records) == 1
     assert _same(_values(other, skip="fc"), _values(source, skip="fc"))
     _expect_error(_build("MobileNetV3_small_x0_35"), prefix, "does not fit")
