@@ -11,8 +11,9 @@ from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
-from kclass.data import transforms
+from kclass.data import decoded_cache, transforms
 from kclass.data.lists import Samples
 from kclass.errors import ConfigError, DataError
 
@@ -40,6 +41,9 @@ class DataConfig:
     post_norm_ops: Sequence[Callable] = ()
     mix_op: Optional[Callable] = None
     batch_size: Optional[int] = None  # global; None means the recipe's BATCH_SIZE
+    # Training: decode every image once and keep the uint8 pixels in memory when they fit this many MB
+    # (0: read and decode the files every epoch). Same stream either way (`decoded_cache`).
+    cache_mb: float = 0.0
 
 
 def _options():
@@ -91,10 +95,18 @@ def train_dataset(cfg: DataConfig, samples: Samples, image_size: int, global_bat
     if input_context and input_context.num_input_pipelines > 1:
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
 
+    cache = decoded_cache.decode_all(samples.paths, cfg.cache_mb) if cfg.cache_mb else None
+    if cfg.cache_mb and cache is None:
+        logging.warning("%s: decoded images exceed DataConfig.cache_mb=%s; decoding every epoch",
+                        samples.source, cfg.cache_mb)
+
     def load(position, index):
         image_seed = tf.stack([tf.constant(seed, tf.int64), position])
-        image = transforms.train_image(tf.io.read_file(paths[index]), image_size, image_seed,
-                                       cfg.scale, cfg.ratio, cfg.flip)
+        if cache is None:
+            image = transforms.train_image(tf.io.read_file(paths[index]), image_size, image_seed,
+                                           cfg.scale, cfg.ratio, cfg.flip)
+        else:
+            image = transforms.train_crop(cache.image(index), image_size, image_seed, cfg.scale, cfg.ratio, cfg.flip)
         return position, image, labels[index]
 
     ds = ds.map(load, num_parallel_calls=AUTOTUNE).batch(batch, drop_remainder=True)

@@ -183,6 +183,8 @@ def main(argv):
         clock, began, whole, spe, metrics = run_recipe(train_list, val_list, root, num_classes,
                                                        os.path.join(tmp, "run"))
         user1, sys1 = cpu_seconds()
+        time.sleep(2.0)  # nothing runs now: CPU spent here is threads the run left busy
+        idle_cpu = sum(cpu_seconds()) - user1 - sys1
     epochs = clock.epochs(began, spe, FLAGS.batch)
     for row in epochs:
         log("epoch " + " ".join(f"{k} {v}" for k, v in row.items() if k != "epoch") + f" (epoch {row['epoch']})")
@@ -197,7 +199,9 @@ def main(argv):
               "eval_images_per_s": round(last_eval[2] / (last_eval[1] - last_eval[0]), 1) if last_eval else None,
               "epoch_wall_s": [r["wall_s"] for r in epochs], "epochs_detail": epochs,
               "run_wall_s": round(whole, 1), "cpu_user_s": round(user1 - user0, 1),
-              "cpu_sys_s": round(sys1 - sys0, 1), "top1": round(float(metrics.get("top1", float("nan"))), 4)}
+              "cpu_sys_s": round(sys1 - sys0, 1), "idle_cpu_per_s_after": round(idle_cpu / 2.0, 2),
+              "after_last_save_s": round(began + whole - clock.saves[-1][1], 2) if clock.saves else None,
+              "top1": round(float(metrics.get("top1", float("nan"))), 4)}
     log(f"training {train_rate:.1f} img/s after warm-up (loop calls alone {loop_rate:.1f}); "
         f"eval {result['eval_images_per_s']} img/s; run {whole:.1f} s; CPU user {result['cpu_user_s']} s, "
         f"system {result['cpu_sys_s']} s")
