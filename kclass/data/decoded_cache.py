@@ -5,6 +5,7 @@ Training reads and decodes each file again every epoch; a set whose uint8 pixels
 the file path uses (`transforms.decode`), so the training stream is identical with or without it.
 """
 
+import os
 from typing import Optional, Sequence
 
 import numpy as np
@@ -34,6 +35,10 @@ class DecodedImages:
 def decode_all(paths: Sequence[str], budget_mb: float) -> Optional[DecodedImages]:
     """Decodes `paths` (in parallel, in order); None as soon as their pixels pass `budget_mb` MB."""
     budget = budget_mb * 2 ** 20
+    # Compressed files decode to more bytes than they hold: a set whose files alone pass the budget is
+    # refused before anything is decoded.
+    if sum(os.path.getsize(p) for p in paths if os.path.isfile(p)) > budget:
+        return None
     ds = tf.data.Dataset.from_tensor_slices(tf.constant(list(paths), tf.string))
     ds = ds.map(lambda path: transforms.decode(tf.io.read_file(path)), num_parallel_calls=tf.data.AUTOTUNE,
                 deterministic=True).prefetch(tf.data.AUTOTUNE)
