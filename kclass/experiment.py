@@ -51,6 +51,7 @@ class Experiment:
     best_metric: str = "top1"
     prepare: Optional[Callable[[], Any]] = None  # run once before reading data (e.g. make the demo set)
     steps_per_loop: int = 10
+    eval_folded: bool = False  # evaluate during training on the BN-folded copy serving uses (see Evaluator)
     checkpoint_every_steps: Optional[int] = None
     keep_checkpoints: int = 3
     on_bad_image: str = "error"  # error | skip (undecodable files dropped and listed in MODEL_DIR)
@@ -203,7 +204,8 @@ def make_trainer(exp: Experiment, strategy, steps_per_epoch: int, model=None) ->
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     loop = LoopConfig(epochs=exp.epochs, steps_per_epoch=steps_per_epoch, global_batch=exp.batch_size,
                       steps_per_loop=exp.steps_per_loop, checkpoint_every_steps=exp.checkpoint_every_steps,
-                      keep_checkpoints=exp.keep_checkpoints, best_metric=exp.best_metric, verbose=exp.verbose)
+                      keep_checkpoints=exp.keep_checkpoints, best_metric=exp.best_metric, verbose=exp.verbose,
+                      eval_folded=exp.eval_folded)
     # A distiller's checkpoints hold the pair (resume); best_model holds the student alone.
     return Trainer(model, optimizer, make_task(exp), strategy, exp.model_dir, loop,
                    saved_model=getattr(model, "student", None))

@@ -11,8 +11,9 @@ from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
-from kclass.data import transforms
+from kclass.data import decoded_cache, transforms
 from kclass.data.lists import Samples
 from kclass.errors import ConfigError, DataError
 
@@ -41,6 +42,9 @@ class DataConfig:
     mix_op: Optional[Callable] = None
     drop_last: bool = False  # PaddleClas 2.6's engine: every image once per epoch, a smaller last batch
     batch_size: Optional[int] = None  # global; None means the recipe's BATCH_SIZE
+    # Training: decode every image once and keep the uint8 pixels in memory when they fit this many MB
+    # (0: read and decode the files every epoch). Same stream either way (`decoded_cache`).
+    cache_mb: float = 0.0
 
 
 def _options():
@@ -123,10 +127,18 @@ def train_dataset(cfg: DataConfig, samples: Samples, image_size: int, global_bat
 
     ds = tf.data.Dataset.range(start_epoch, np.iinfo(np.int64).max).flat_map(epoch_elements)
 
+    cache = decoded_cache.decode_all(samples.paths, cfg.cache_mb) if cfg.cache_mb else None
+    if cfg.cache_mb and cache is None:
+        logging.warning("%s: decoded images exceed DataConfig.cache_mb=%s; decoding every epoch",
+                        samples.source, cfg.cache_mb)
+
     def load(key, position, index):
         image_seed = tf.stack([tf.constant(seed, tf.int64), position])
-        image = transforms.train_image(tf.io.read_file(paths[index]), image_size, image_seed,
-                                       cfg.scale, cfg.ratio, cfg.flip)
+        if cache is None:
+            image = transforms.train_image(tf.io.read_file(paths[index]), image_size, image_seed,
+                                           cfg.scale, cfg.ratio, cfg.flip)
+        else:
+            image = transforms.train_crop(cache.image(index), image_size, image_seed, cfg.scale, cfg.ratio, cfg.flip)
         return key, position, image, labels[index]
 
     ds = ds.map(load, num_parallel_calls=AUTOTUNE)

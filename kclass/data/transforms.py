@@ -101,6 +101,11 @@ def eval_image(encoded, image_size, resize=None, mean=IMAGENET_MEAN, std=IMAGENE
 
 def train_image(encoded, image_size, seed, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0), flip=True):
     """Train preprocessing before normalisation: bytes -> uint8 [image_size, image_size, 3]."""
+    return train_crop(decode(encoded), image_size, seed, scale, ratio, flip)
+
+
+def train_crop(image, image_size, seed, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0), flip=True):
+    """`train_image` after the decode: uint8 [H, W, 3] -> uint8 [image_size, image_size, 3]."""
     s = tf.random.experimental.stateless_split(seed, 2)
-    image = rand_crop(decode(encoded), image_size, s[0], scale, ratio)
+    image = rand_crop(image, image_size, s[0], scale, ratio)
     return rand_flip(image, s[1]) if flip else image

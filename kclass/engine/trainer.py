@@ -20,6 +20,7 @@ from kclass.engine.progress import Progress
 from kclass.engine.strategy import is_chief, task_id
 from kclass.engine.task import Task
 from kclass.errors import DataError, UserError
+from kclass.models.fold_batch_norm import fold_batch_norms, refold
 
 SUM = tf.distribute.ReduceOp.SUM
 
@@ -39,6 +40,7 @@ class LoopConfig:
     keep_checkpoints: int = 3
     best_metric: str = "top1"
     eval_every_epochs: int = 1
+    eval_folded: bool = False  # evaluate a copy with BNs folded into the convs (what serving runs)
     verbose: bool = True
 
     @property
@@ -89,12 +91,18 @@ def write_history(run_dir, row):
 
 
 class Evaluator:
-    """Metrics over a padded eval set (weight-0 rows are padding), reduced over replicas and workers."""
+    """Metrics over a padded eval set (weight-0 rows are padding), reduced over replicas and workers.
 
-    def __init__(self, model, task: Task, strategy):
+    `fold`: run a copy of the model with its BNs folded into the convs (`fold_batch_norms`), refreshed
+    from the model's weights at every call; the same outputs up to float rounding, fewer ops.
+    """
+
+    def __init__(self, model, task: Task, strategy, fold: bool = False):
         self.model = model
         self.task = task
         self.strategy = strategy
+        self.fold = fold
+        self._net = None if fold else model  # what the eval step runs
         self.rows = {}  # the last call's gathered per-image rows (padding removed), for thresholds etc.
 
         @tf.function(reduce_retracing=True)
@@ -105,7 +113,7 @@ class Evaluator:
         self._step = eval_step
 
     def _replica_step(self, images, labels, weights):
-        outputs = self.model(images, training=False)
+        outputs = self._net(images, training=False)
         sums = self.task.eval_sums(labels, outputs, weights)
         sums["count"] = tf.reduce_sum(weights)
         sums["loss"] = tf.reduce_sum(self.task.loss(labels, outputs) * weights)
@@ -114,6 +122,11 @@ class Evaluator:
 
     def __call__(self, eval_dataset_fn: Callable) -> Dict[str, float]:
         """`eval_dataset_fn(input_context)` yields (images, labels, weights); returns the metrics."""
+        if self.fold and self._net is None:
+            with self.strategy.scope():
+                self._net = fold_batch_norms(self.model)
+        elif self.fold:
+            refold(self.model, self._net)
         dataset = self.strategy.distribute_datasets_from_function(eval_dataset_fn)
         totals, rows = None, []
         for batch in dataset:
@@ -199,7 +212,7 @@ class Trainer:
     def evaluate(self, eval_dataset_fn: Callable) -> Dict[str, float]:
         """Metrics over the whole eval set; `eval_dataset_fn(input_context)` as in distribute."""
         if self._evaluator is None:
-            self._evaluator = Evaluator(self.model, self.task, self.strategy)
+            self._evaluator = Evaluator(self.model, self.task, self.strategy, fold=self.loop.eval_folded)
         return self._evaluator(eval_dataset_fn)
 
     def restore(self) -> int:

@@ -70,8 +70,20 @@ def fold_batch_norms(model):
         return layer.__class__.from_config(config)
 
     folded = keras.models.clone_model(model, clone_function=clone)
+    refold(model, folded)
+    return folded
+
+
+def refold(model, folded):
+    """Sets `folded` (a `fold_batch_norms(model)`) to `model`'s current weights, BNs folded again: an
+    evaluation during training reuses one folded copy (and its traced function) instead of a new one."""
+    if folded is model:
+        return
+    convs = {conv.name: name for name, conv in foldable_pairs(model).items()}
     for layer in model.layers:
-        if layer.name in pairs or not layer.weights:  # (the clone may rename the input layer)
+        if isinstance(layer, keras.layers.BatchNormalization) and layer.name in convs.values():
+            continue
+        if not layer.weights:  # (the clone may rename the input layer)
             continue
         target = folded.get_layer(layer.name)
         if layer.name not in convs:
@@ -85,4 +97,3 @@ def fold_batch_norms(model):
         kernel = kernel * (scale[:, None] if isinstance(layer, keras.layers.DepthwiseConv2D) else scale)
         bias = np.asarray(layer.bias, np.float64) if layer.use_bias else 0.0
         target.set_weights([kernel.astype(np.float32), (bias * scale + beta - mean * scale).astype(np.float32)])
-    return folded

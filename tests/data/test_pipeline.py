@@ -107,3 +107,49 @@ def test_drop_last_and_a_remainder_smaller_than_the_replicas_skip_the_last_batch
     assert pipeline.epoch_layout(140, 20, 2) == (7, 140)
     with pytest.raises(Exception, match="fewer than one batch"):
         pipeline.epoch_layout(19, 20)
+
+
+def _mixed_size_list(tmp_path, count=20):
+    """`count` images of differing sizes (PNG and JPEG) in a list file; returns the Samples."""
+    from PIL import Image
+    rng = np.random.default_rng(3)
+    lines = []
+    for i in range(count):
+        h, w = int(rng.integers(12, 40)), int(rng.integers(12, 40))
+        name = f"{i}.{'png' if i % 2 else 'jpg'}"
+        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(tmp_path / name)
+        lines.append(f"{name} {i % 3}\n")
+    (tmp_path / "list.txt").write_text("".join(lines))
+    return lists.read_list(str(tmp_path / "list.txt"), str(tmp_path), num_classes=3)
+
+
+@pytest.mark.parametrize("start_step", [0, 3])
+def test_decoded_cache_gives_the_stream_of_the_files(tmp_path, start_step):
+    samples = _mixed_size_list(tmp_path)
+    files = _take(pipeline.train_dataset(DataConfig(), samples, 16, 4, 3, seed=7, start_step=start_step), 8)
+    cached = _take(pipeline.train_dataset(DataConfig(cache_mb=1), samples, 16, 4, 3, seed=7,
+                                          start_step=start_step), 8)
+    for (xa, ya), (xb, yb) in zip(files, cached):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+
+
+def test_decoded_cache_holds_every_image_or_none_over_budget(tmp_path):
+    from kclass.data import decoded_cache, transforms
+    samples = _mixed_size_list(tmp_path, 6)
+    cache = decoded_cache.decode_all(samples.paths, budget_mb=1)
+    for i, path in enumerate(samples.paths):
+        np.testing.assert_array_equal(cache.image(tf.constant(i, tf.int64)).numpy(),
+                                      transforms.decode(tf.io.read_file(path)).numpy())
+    assert cache.nbytes == sum(transforms.decode(tf.io.read_file(p)).numpy().size for p in samples.paths)
+    assert decoded_cache.decode_all(samples.paths, budget_mb=cache.nbytes / 2 ** 20 * 0.9) is None
+
+
+def test_decoded_cache_names_a_file_that_does_not_decode(tmp_path):
+    from kclass.data import decoded_cache
+    from kclass.errors import DataError
+    samples = _mixed_size_list(tmp_path, 4)
+    with open(samples.paths[2], "wb") as f:
+        f.write(b"not an image")
+    with pytest.raises(DataError, match=r"2\.jpg: the image could not be decoded"):
+        decoded_cache.decode_all(samples.paths, budget_mb=1)

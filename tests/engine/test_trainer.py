@@ -2,21 +2,22 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from kclass import experiment, optim
 from kclass.data import pipeline
 from kclass.data.pipeline import DataConfig
-from kclass.engine.trainer import LoopConfig
+from kclass.engine.trainer import Evaluator, LoopConfig
 
 
-def small_cnn(num_classes=6, size=16):
+def small_cnn(num_classes=6, size=16, synchronized=True):
     """Conv-BN-ReLU x2 + classifier; synchronized BN so replicas see the global batch statistics."""
     inputs = keras.Input((size, size, 3))
     x = inputs
     for width in (8, 16):
         x = keras.layers.Conv2D(width, 3, strides=2, padding="same", use_bias=False)(x)
-        x = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=True)(x)
+        x = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=synchronized)(x)
         x = keras.layers.ReLU()(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     return keras.Model(inputs, keras.layers.Dense(num_classes)(x))
@@ -98,3 +99,25 @@ def test_history_rewrites_an_epoch_that_a_resume_ran_again(tmp_path):
     write_history(str(tmp_path), {"epoch": 2, "train": {"loss": 2.0}})
     write_history(str(tmp_path), {"epoch": 2, "train": {"loss": 1.5}})
     assert [(r["epoch"], r["train"]["loss"]) for r in read_history(str(tmp_path))] == [(1, 3.0), (2, 1.5)]
+
+
+def test_folded_evaluation_follows_the_model_between_calls(demo_data):
+    from kclass.data import lists
+    model = small_cnn(synchronized=False)
+    strategy = tf.distribute.get_strategy()
+    task = experiment.make_task(experiment.Experiment(num_classes=6))
+    samples = lists.read_list(f"{demo_data}/val_list.txt", None, num_classes=6)
+    data = lambda ctx: pipeline.eval_dataset(DataConfig(), samples, 16, 16, ctx)  # noqa: E731
+    plain, folded = Evaluator(model, task, strategy), Evaluator(model, task, strategy, fold=True)
+    results = []
+    for round_ in range(2):
+        if round_:  # what training does to the weights and the BN statistics between two evals
+            rng = np.random.default_rng(0)
+            model.set_weights([w + rng.normal(0, 0.3, w.shape).astype(np.float32) if w.ndim > 1
+                               else rng.uniform(0.5, 2.0, w.shape).astype(np.float32)  # BN: variance > 0
+                               for w in model.get_weights()])
+        a, b = plain(data), folded(data)
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-4) and b["top1"] == a["top1"]
+        results.append(a["loss"])
+    assert abs(results[1] - results[0]) > 1e-3  # the second eval saw the new weights
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in folded._net.layers)

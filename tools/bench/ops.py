@@ -87,8 +87,8 @@ def main(argv):
     import train_step
 
     if FLAGS.mode == "train":
-        train, iterator, steps = train_step.build(FLAGS.model, FLAGS.batch, FLAGS.image_size, FLAGS.num_classes,
-                                                  FLAGS.steps, FLAGS.precision)
+        train, iterator, steps, _ = train_step.build(FLAGS.model, FLAGS.batch, FLAGS.image_size, FLAGS.num_classes,
+                                                     FLAGS.steps, FLAGS.precision)
 
         def run():
             float(train(iterator, steps)["loss"])

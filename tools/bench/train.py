@@ -4,7 +4,8 @@ python tools/bench/train.py --model ResNet50_vd --batch 64 --image_size 32 --num
     [--precision fp32|mixed_bfloat16] [--steps 20 --repeats 3] [--leak_steps 2000] [--json]
 
 Random images in memory (no input pipeline cost), one warm-up call (tracing), then `repeats` timed
-calls of `steps` steps each. Prints one line per repeat and, last, a JSON line with the median.
+calls of `steps` steps each. Prints one line per repeat and, last, a JSON line with the median and
+`conv_compute_dtypes` ({dtype: conv layers}: what `--precision` really built).
 `--leak_steps N` then runs N more steps and reports the resident memory after the first tenth and
 at the end (`rss_growth_mb`): a leak grows with steps, a cache does not.
 """
@@ -59,8 +60,8 @@ def main(argv):
     del argv
     import train_step
 
-    train, iterator, steps = train_step.build(FLAGS.model, FLAGS.batch, FLAGS.image_size, FLAGS.num_classes,
-                                              FLAGS.steps, FLAGS.precision)
+    train, iterator, steps, model = train_step.build(FLAGS.model, FLAGS.batch, FLAGS.image_size,
+                                                     FLAGS.num_classes, FLAGS.steps, FLAGS.precision)
     train(iterator, steps)  # warm-up: tracing and oneDNN primitive caches
     rates = []
     for i in range(FLAGS.repeats):
@@ -71,7 +72,8 @@ def main(argv):
         if not FLAGS.json:
             print(f"repeat {i + 1}: {rates[-1]:.1f} img/s")
     result = {"model": FLAGS.model, "precision": FLAGS.precision, "batch": FLAGS.batch,
-              "image_size": FLAGS.image_size, "images_per_s": round(statistics.median(rates), 1),
+              "image_size": FLAGS.image_size, "conv_compute_dtypes": train_step.conv_compute_dtypes(model),
+              "images_per_s": round(statistics.median(rates), 1),
               "min": round(min(rates), 1), "max": round(max(rates), 1)}
     if FLAGS.leak_steps:
         result.update(leak_check(train, iterator, FLAGS.leak_steps, steps, FLAGS.steps))
