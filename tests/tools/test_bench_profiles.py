@@ -22,7 +22,8 @@ def test_ops_profile_names_the_step_ops_with_their_share():
     rows = [re.match(r"\s*([\d.]+)\s+([\d.]+)%\s+(\d+)\s+(\S+)$", line) for line in lines[2:]]
     assert rows and all(rows), lines
     ops = {m.group(4): float(m.group(2)) for m in rows}
-    assert "_MklMatMul" in ops and "ResourceApplyMomentum" in ops  # pointwise convs and the optimizer
+    # Pointwise convs run as a MatMul (_MklMatMul where oneDNN is on, MatMul elsewhere); then the optimizer.
+    assert any("MatMul" in op for op in ops) and "ResourceApplyMomentum" in ops, sorted(ops)
     assert 99.0 <= sum(ops.values()) <= 101.0
 
 

@@ -54,7 +54,7 @@ class Clock:
     """Timestamps of the training loop's calls, evals and saves, recorded by wrapping kclass's own methods."""
 
     def __init__(self):
-        self.loops = []   # (end time, seconds of the call, steps, step reached)
+        self.loops = []   # (end time, seconds of the call, images trained, step reached)
         self.evals = []   # (start, end, images)
         self.saves = []   # (start, end, step) of checkpoints; an epoch ends with one
         self.best = []    # (start, end) of best_model writes
@@ -66,9 +66,9 @@ class Clock:
         update, evaluate, save, save_best = (progress.Progress.update, trainer.Evaluator.__call__,
                                              checkpoints.CheckpointStore.save, checkpoints.save_best)
 
-        def timed_update(self, step, seconds, steps, values):
-            clock.loops.append((time.perf_counter(), seconds, steps, step))
-            return update(self, step, seconds, steps, values)
+        def timed_update(self, step, seconds, images, values):
+            clock.loops.append((time.perf_counter(), seconds, images, step))
+            return update(self, step, seconds, images, values)
 
         def timed_eval(self, fn):
             began = time.perf_counter()
@@ -92,7 +92,7 @@ class Clock:
         checkpoints.CheckpointStore.save = timed_save
         checkpoints.save_best = timed_best
 
-    def epochs(self, began, steps_per_epoch, batch):
+    def epochs(self, began):
         """Per epoch: wall seconds (previous epoch's last save -> this one's), split into its parts."""
         rows, start = [], began
         for i, (_, end, step) in enumerate(self.saves):
@@ -104,7 +104,7 @@ class Clock:
             rows.append({"epoch": i + 1, "wall_s": round(end - start, 2), "eval_s": round(evals, 2),
                          "save_s": round(saving, 2), "train_s": round(end - start - evals - saving, 2),
                          "loop_calls_s": round(sum(s for _, s, _ in loops), 2),
-                         "images": sum(n for _, _, n in loops) * batch})
+                         "images": sum(n for _, _, n in loops)})
             start = end
         return rows
 
@@ -185,7 +185,7 @@ def main(argv):
         user1, sys1 = cpu_seconds()
         time.sleep(2.0)  # nothing runs now: CPU spent here is threads the run left busy
         idle_cpu = sum(cpu_seconds()) - user1 - sys1
-    epochs = clock.epochs(began, spe, FLAGS.batch)
+    epochs = clock.epochs(began)
     for row in epochs:
         log("epoch " + " ".join(f"{k} {v}" for k, v in row.items() if k != "epoch") + f" (epoch {row['epoch']})")
     later = epochs[1:] or epochs
