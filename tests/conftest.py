@@ -21,3 +21,20 @@ def demo_data(tmp_path_factory):
     from kclass.data.demo import make_demo_dataset
     root = tmp_path_factory.getbasetemp() / "demo16"
     return make_demo_dataset(str(root), train_per_class=24, val_per_class=8, image_size=16)
+
+
+@pytest.fixture(scope="session")
+def real_data():
+    """`real_data(name)` -> path of a real-image data set folder (cifar10-mini, coco-multilabel-mini).
+
+    The folders live outside the repo: KCLASS_REAL_DATA, default <repo>/../shared/data. A test that
+    asks for a missing one is skipped.
+    """
+    base = os.environ.get("KCLASS_REAL_DATA", os.path.join(os.path.dirname(ROOT), "shared", "data"))
+
+    def find(name):
+        path = os.path.join(base, name)
+        if not os.path.isdir(path):
+            pytest.skip(f"real data {path} missing (set KCLASS_REAL_DATA)")
+        return path
+    return find
