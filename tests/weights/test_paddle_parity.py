@@ -1,8 +1,8 @@
 """kclass vs the real PaddleClas: same weights in, same logits out.
 
 The reference comes from tools/paddle_parity/make_reference.py running in the paddle venv that
-.ci/paddle_env.sh builds (KCLASS_PADDLE_VENV, default <repo>/.venv-paddle). Without that venv the
-tests skip, except under KCLASS_CI=1 where they fail: CI must never pass parity by not running it.
+.ci/paddle_env.sh builds (tests/paddle_venv.py finds it; without it the tests skip, or fail under
+KCLASS_CI=1).
 """
 
 import contextlib
@@ -18,6 +18,7 @@ import pytest
 
 import kclass.models as km
 from kclass.weights import load_weights
+from tests.paddle_venv import require_paddle_python
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HELPER = os.path.join(REPO, "tools", "paddle_parity", "make_reference.py")
@@ -30,20 +31,9 @@ TOLERANCE = 1e-4      # float32 logits, as users run the model
 TOLERANCE64 = 1e-6
 
 
-def _paddle_python():
-    venv = os.environ.get("KCLASS_PADDLE_VENV", os.path.join(REPO, ".venv-paddle"))
-    python = os.path.join(venv, "bin", "python")
-    return python if os.access(python, os.X_OK) else None
-
-
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
-    python = _paddle_python()
-    if python is None:
-        reason = "paddle venv missing: build it with `bash .ci/paddle_env.sh`"
-        if os.environ.get("KCLASS_CI") == "1":
-            pytest.fail(f"KCLASS_CI=1 and {reason}")
-        pytest.skip(reason)
+    python = require_paddle_python()
     out = tmp_path_factory.mktemp("paddle_reference")
     proc = subprocess.run([python, HELPER, "--out", str(out), "--models", ",".join(MODELS),
                            "--classes", ",".join(map(str, CLASSES)),
