@@ -115,6 +115,9 @@ def test_evaluate_names_an_undecodable_image_or_skips_and_counts_it(trained, tmp
     assert "on_bad_image=skip: 1 undecodable val image(s) skipped, listed above" in done.stdout
     metrics = last_json(done.stdout)
     assert metrics["images"] == 119 and metrics["skipped"] == 1
+    # Training evaluates the same list at its first epoch's end: the same line, not a TF stack trace.
+    done = run("train", "--gin_file", DEMO, gin_params=params + [f"MODEL_DIR='{tmp_path}/run'"])
+    _one_line_error(done, f"{bad} (listed in {data}/val_list.txt) cannot be decoded as an image")
 
 
 @pytest.mark.slow
