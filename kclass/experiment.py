@@ -23,7 +23,7 @@ from kclass.errors import ConfigError, DataError, WeightsError
 
 
 THRESHOLDS_FILE = "thresholds.json"
-PRECISIONS = ("fp32", "mixed_bfloat16", "mixed_float16")
+PRECISIONS = ("fp32", "float64", "mixed_bfloat16", "mixed_float16")
 
 
 @dataclasses.dataclass
@@ -43,7 +43,9 @@ class Experiment:
     pretrained: Optional[str] = None
     model_kwargs: Dict[str, Any] = dataclasses.field(default_factory=dict)
     sync_bn: bool = False
-    precision: str = "fp32"  # fp32 | mixed_bfloat16 | mixed_float16 (loss scaling); heads stay float32
+    # fp32 | mixed_bfloat16 | mixed_float16 (loss scaling; heads stay float32) | float64 (every layer:
+    # a slow reference run, to tell float32 rounding from a real difference in a fidelity check)
+    precision: str = "fp32"
     multilabel: bool = False  # lists `path<TAB>0,1,...`; sigmoid BCE, mAP/AUC, per-class thresholds
     label_smoothing: float = 0.0
     pos_weight: Optional[Sequence[float]] = None  # multi-label: weight of positives per class [C]

@@ -13,7 +13,7 @@ from kclass.data.pipeline import DataConfig
 from kclass.errors import ConfigError
 
 
-@pytest.mark.parametrize("precision", ["fp32", "mixed_bfloat16", "mixed_float16"])
+@pytest.mark.parametrize("precision", ["fp32", "float64", "mixed_bfloat16", "mixed_float16"])
 def test_mixed_precision_policy_is_applied_and_training_learns(demo_data, tmp_path, precision):
     exp = experiment.Experiment(model="ResNet18_vd", num_classes=6, image_size=16, batch_size=16, epochs=1,
                                 seed=0, model_dir=str(tmp_path), precision=precision, verbose=False,
@@ -22,9 +22,9 @@ def test_mixed_precision_policy_is_applied_and_training_learns(demo_data, tmp_pa
     strategy = tf.distribute.get_strategy()
     trainer = experiment.make_trainer(exp, strategy, steps_per_epoch=100)
     model = trainer.model
-    compute = "float32" if precision == "fp32" else precision.split("_")[1]
+    compute = {"fp32": "float32", "float64": "float64"}.get(precision) or precision.split("_")[1]
     assert model.get_layer("conv1_1_conv").compute_dtype == compute
-    assert model.get_layer("fc").compute_dtype == "float32"
+    assert model.get_layer("fc").compute_dtype == ("float64" if precision == "float64" else "float32")
     assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
     if precision == "mixed_float16":
         assert isinstance(trainer.optimizer, keras.optimizers.LossScaleOptimizer)
