@@ -1,0 +1,66 @@
+"""The reference's training step on batches someone else made: Paddle's side of tools/fidelity/paired.py.
+
+Run in the Paddle venv:
+  python train_on_batches.py --batches B.npz --model ResNet50_vd --num_classes 10 --seed 1 \
+      --epochs 3 --lr 0.01 [--dtype float64] [--init INIT.pdparams] [--steps N]
+  python train_on_batches.py --batches B.npz --model ResNet50_vd --seed 1 --save_init INIT.pdparams
+B.npz holds x float32 [N, S, S, 3] (normalised, NHWC), y int64 [N] and sizes [steps] (images per step).
+The model is `paddleclas.MODEL(class_num)` drawn after `paddle.seed(seed)` (or loaded from --init), trained
+in train mode with reference_train.py's optimizer (Momentum 0.9 + L2Decay 1e-4, CosineAnnealingDecay
+stepped per iteration over epochs x steps) and loss. Prints one JSON line: {"losses": [per step]}.
+"""
+
+import argparse
+import json
+
+from reference_train import L2_DECAY, MOMENTUM, cross_entropy  # first: it imports sklearn before paddle
+
+import numpy as np
+import paddle
+import paddleclas
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--batches", required=True)
+    p.add_argument("--model", default="ResNet50_vd")
+    p.add_argument("--num_classes", type=int, default=10)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=3, help="for the cosine's length only")
+    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    p.add_argument("--save_init", help="only write the seed's initial weights here (kclass loads them)")
+    p.add_argument("--init", help="start from these weights instead of the seed's")
+    p.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: all)")
+    args = p.parse_args()
+    data = np.load(args.batches)
+    x, y, sizes = data["x"], data["y"], [int(n) for n in data["sizes"]]
+    paddle.seed(args.seed)
+    np.random.seed(args.seed)
+    net = getattr(paddleclas, args.model)(class_num=args.num_classes)
+    if args.save_init:
+        paddle.save(net.state_dict(), args.save_init)
+        return
+    if args.init:
+        net.set_state_dict(paddle.load(args.init))
+    if args.dtype == "float64":
+        net.to(dtype="float64")
+    net.train()
+    schedule = paddle.optimizer.lr.CosineAnnealingDecay(args.lr, T_max=args.epochs * len(sizes))
+    opt = paddle.optimizer.Momentum(learning_rate=schedule, momentum=MOMENTUM, parameters=net.parameters(),
+                                    weight_decay=paddle.regularizer.L2Decay(L2_DECAY))
+    losses, start = [], 0
+    for n in sizes[:args.steps or None]:
+        images = paddle.to_tensor(np.ascontiguousarray(x[start:start + n].transpose(0, 3, 1, 2)).astype(args.dtype))
+        loss = cross_entropy(net(images), paddle.to_tensor(y[start:start + n]))
+        loss.backward()
+        opt.step()
+        opt.clear_grad()
+        schedule.step()
+        losses.append(float(loss))
+        start += n
+    print(json.dumps({"losses": losses}))
+
+
+if __name__ == "__main__":
+    main()
