@@ -195,7 +195,7 @@ def main(argv):
     result = {"model": FLAGS.model, "image_size": FLAGS.image_size, "batch": FLAGS.batch,
               "train_list": train_list, "num_classes": num_classes, "epochs": FLAGS.epochs,
               "steps_per_epoch": spe, "steps_per_loop": FLAGS.steps_per_loop, "gin_param": FLAGS.gin_param,
-              "train_images_per_s": round(train_rate, 1), "loop_calls_images_per_s": round(loop_rate, 1),
+              "train_images_per_s": round(train_rate, 1), "includes_warm_up": len(epochs) < 2, "loop_calls_images_per_s": round(loop_rate, 1),
               "eval_images_per_s": round(last_eval[2] / (last_eval[1] - last_eval[0]), 1) if last_eval else None,
               "epoch_wall_s": [r["wall_s"] for r in epochs], "epochs_detail": epochs,
               "run_wall_s": round(whole, 1), "cpu_user_s": round(user1 - user0, 1),
