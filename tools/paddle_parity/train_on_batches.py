@@ -2,7 +2,7 @@
 
 Run in the Paddle venv:
   python train_on_batches.py --batches B.npz --model ResNet50_vd --num_classes 10 --seed 1 \
-      --epochs 3 --lr 0.01 [--dtype float64] [--init INIT.pdparams] [--steps N]
+      --epochs 3 --lr 0.01 [--dtype float64] [--init INIT.pdparams] [--steps N] [--grads_out PREFIX]
   python train_on_batches.py --batches B.npz --model ResNet50_vd --seed 1 --save_init INIT.pdparams
 B.npz holds x float32 [N, S, S, 3] (normalised, NHWC), y int64 [N] and sizes [steps] (images per step).
 The model is `paddleclas.MODEL(class_num)` drawn after `paddle.seed(seed)` (or loaded from --init), trained
@@ -32,6 +32,9 @@ def main():
     p.add_argument("--save_init", help="only write the seed's initial weights here (kclass loads them)")
     p.add_argument("--init", help="start from these weights instead of the seed's")
     p.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: all)")
+    p.add_argument("--grads_out", help="after the steps: PREFIX_init.pdparams (the weights reached), the "
+                   "float64 and float32 gradients on the next batch (PREFIX_grad64/32.pdparams) and that "
+                   "batch (PREFIX.npz), the files ../shared/fidelity/kclass_grads.py reads")
     args = p.parse_args()
     data = np.load(args.batches)
     x, y, sizes = data["x"], data["y"], [int(n) for n in data["sizes"]]
@@ -59,7 +62,33 @@ def main():
         schedule.step()
         losses.append(float(loss))
         start += n
+    if args.grads_out:
+        dump_gradients(args, net, x[start:start + sizes[len(losses)]], y[start:start + sizes[len(losses)]])
     print(json.dumps({"losses": losses}))
+
+
+def dump_gradients(args, net, x, y):
+    """The CE gradient of one train-mode forward at the current weights, in float64 and in float32."""
+    state = {k: paddle.to_tensor(v.numpy().astype("float32")) for k, v in net.state_dict().items()}
+    paddle.save(state, args.grads_out + "_init.pdparams")
+    images = np.ascontiguousarray(x.transpose(0, 3, 1, 2)).astype("float32")
+    losses = {}
+    for dtype in ("float64", "float32"):
+        model = getattr(paddleclas, args.model)(class_num=args.num_classes)
+        model.set_state_dict(state)
+        if dtype == "float64":
+            model.to(dtype="float64")
+        model.train()
+        loss = cross_entropy(model(paddle.to_tensor(images.astype(dtype))), paddle.to_tensor(y))
+        loss.backward()
+        params = dict(model.named_parameters())
+        grads = {}
+        for k, v in model.state_dict().items():
+            g = params[k].grad if k in params else None
+            grads[k] = paddle.to_tensor((g.numpy() if g is not None else np.zeros(v.shape)).astype("float32"))
+        paddle.save(grads, args.grads_out + f"_grad{dtype[-2:]}.pdparams")
+        losses[dtype] = float(loss)
+    np.savez(args.grads_out + ".npz", x=images, y=y, loss64=losses["float64"], loss32=losses["float32"])
 
 
 if __name__ == "__main__":
