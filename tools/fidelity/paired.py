@@ -107,13 +107,14 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     engines = args.engines.split(",")
     table = {e: {} for e in engines}
+    sizes_of = {}  # seed -> images per step
     for seed in [int(s) for s in args.seeds.split(",")]:
         batches = os.path.join(args.out, f"batches_s{seed}.npz")
         init = os.path.join(args.out, f"init_{args.model}_s{seed}.pdparams")
         if not os.path.exists(batches):
             dump_batches(args, seed, batches)
-        sizes = [int(n) for n in np.load(batches)["sizes"]]
-        if not os.path.exists(init):  # the reference draws the weights; a short run just to save them
+        sizes = sizes_of[seed] = [int(n) for n in np.load(batches)["sizes"]]
+        if not os.path.exists(init):  # the reference draws the weights and saves them
             paddle_run(args, batches, seed, ["--save_init", init], parse=False)
         for engine in engines:
             losses = (train_kclass(args, batches, init) if engine == "kclass"
@@ -124,7 +125,6 @@ def main():
                   flush=True)
     summary = {}
     for engine, runs in table.items():
-        sizes_of = {s: [int(n) for n in np.load(os.path.join(args.out, f"batches_s{s}.npz"))["sizes"]] for s in runs}
         values = [epoch_mean(l, sizes_of[s]) for s, l in runs.items()]
         sd = statistics.stdev(values) if len(values) > 1 else 0.0
         summary[engine] = {"mean": statistics.mean(values), "sd": sd, "min": min(values), "max": max(values),
