@@ -192,6 +192,9 @@ class Trainer:
         return sums
 
     def _build_train_fn(self):
+        # A function of its own: the model is traced once, then called at both sites of the loop
+        # (inlined by Grappler), instead of traced twice (~10 s per ResNet-50 run).
+        @tf.function
         def run_step(iterator):
             images, labels = next(iterator)
             sums = self.strategy.run(self._replica_train_step, args=(images, labels))

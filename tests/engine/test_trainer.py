@@ -93,6 +93,35 @@ def test_history_holds_each_epochs_mean_training_loss_and_its_eval(demo_data, tm
     assert rows[0]["train"]["loss"] != rows[1]["train"]["loss"]
 
 
+class _CountsTrainingTraces(keras.layers.Layer):
+    """Identity that counts the Python runs of its training call: how often a graph around it is traced."""
+
+    def __init__(self):
+        super().__init__()
+        self.traced = 0
+
+    def call(self, x, training=None):
+        self.traced += bool(training)
+        return x
+
+
+def test_the_compiled_loop_traces_the_model_once(demo_data, tmp_path):
+    exp = _exp(demo_data, tmp_path, "traces")
+    samples = experiment.read_split(exp, exp.train_data)
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    with strategy.scope():
+        counter, net = _CountsTrainingTraces(), small_cnn()
+        inputs = keras.Input((16, 16, 3))
+        model = keras.Model(inputs, net(counter(inputs)))
+    trainer = experiment.make_trainer(exp, strategy, steps_per_epoch=6, model=model)
+    trainer.loop = LoopConfig(epochs=2, steps_per_epoch=6, global_batch=8, steps_per_loop=4, verbose=False)
+    trainer.fit(lambda start, ctx: pipeline.train_dataset(exp.train_data, samples, 16, 8, 6, exp.seed, start, ctx))
+    assert int(trainer.step.numpy()) == 12
+    # One trace serves the loop's first step and its body: a second would double the start-up time
+    # (and the graph) of every run.
+    assert counter.traced == 1
+
+
 def test_history_rewrites_an_epoch_that_a_resume_ran_again(tmp_path):
     from kclass.engine.trainer import read_history, write_history
     write_history(str(tmp_path), {"epoch": 1, "train": {"loss": 3.0}})
