@@ -5,7 +5,7 @@ test_quick_start.MARK) and run in the same tiny workspace (recipes rewritten to 
 one epoch, a 96-image demo set). README's own lines need three more rewrites, each for a reason:
 - `pip install ...` runs with `--dry-run --no-index`: a test must not change the Python it runs in nor
   reach the network, so the pinned requirements must already be satisfied, which is what it checks;
-- `python -m pytest -q tests` runs with `--collect-only`: running the suite inside itself would recurse;
+- `python -m pytest ... tests` runs with `--collect-only`: running the suite inside itself would recurse;
   collecting imports every test module (.ci/run runs the suite in full);
 - a second `kclass.train` of a recipe gets one epoch more than the first, so it trains (here: on two
   CPU devices) instead of finding its run finished.
