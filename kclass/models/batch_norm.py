@@ -34,9 +34,15 @@ class BatchNormalization(keras.layers.BatchNormalization):
         # The kernel wants x in bf16/fp16 or fp32 with float32 statistics; Keras upcasts to float32.
         x = tf.cast(inputs, tf.float32) if inputs.dtype == tf.float16 else inputs
         if training and self.trainable:
+            # At trained weights the kernel's gradients drifted ~1000x further from float64 than Keras's
+            # two-pass layer's (channels whose batch mean dwarfs their spread). BN, and its gradient, do
+            # not see a per-channel shift, so centring x first costs one reduction and restores Keras's
+            # precision (tests/models/test_precision.py, trained weights).
+            shift = tf.stop_gradient(tf.reduce_mean(x, [0, 1, 2]))
             y, mean, variance, _, _, _ = tf.raw_ops.FusedBatchNormV3(
-                x=x, scale=gamma, offset=beta, mean=tf.zeros([0], tf.float32),
+                x=x - tf.cast(shift, x.dtype), scale=gamma, offset=beta, mean=tf.zeros([0], tf.float32),
                 variance=tf.zeros([0], tf.float32), epsilon=self.epsilon, is_training=True)
+            mean = mean + tf.cast(shift, tf.float32)
             # The kernel returns the Bessel-corrected variance; Keras (and Paddle) average the biased one.
             variance = variance * _biased_factor(x)
             momentum = self.momentum
