@@ -86,4 +86,5 @@ def test_empty_or_classless_folders_are_one_line(tmp_path):
     done = _run(tmp_path / "noimages")
     assert done.returncode == 2 and "no images" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     done = _run(tmp_path / "absent")
-    assert done.returncode == 2 and done.stderr.strip() == f"kclass: error: {tmp_path / 'absent'}: image folder not found"
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"kclass: error: {tmp_path / 'absent'}: image folder not found"
