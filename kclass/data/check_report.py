@@ -108,10 +108,11 @@ def plot_class_counts(report: Dict, path: str):
         ax.barh(y + (k - (len(splits) - 1) / 2) * bar, report["class_counts"][split], height=bar, label=split)
     if len(names) <= 100:
         ax.set_yticks(y, names, fontsize=8 if len(names) > 40 else 10)
-    ax.invert_yaxis()  # class 0 at the top, as in the table
-    ax.set_xlabel("positive labels" if report["multilabel"] else "images")
+    ax.set_ylim(len(names) - 0.5, -0.5)  # class 0 at the top, as in the table; no empty margins
+    kind = "positive labels" if report["multilabel"] else "images"
+    ax.set_xlabel(kind)
     ratio = report["imbalance_ratio"].get("train")
-    ax.set_title("images per class" + (f" (train imbalance {ratio:.2f})" if ratio else ""))
+    ax.set_title(f"{kind} per class" + (f" (train imbalance {ratio:.2f})" if ratio else ""))
     ax.legend()
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()

@@ -58,10 +58,10 @@ def make_lists(root, count, val_fraction, plant, classes):
     names = [f"img/{i:06d}.png" for i in range(count)]
     train = [f"{n} {i % classes}" for i, n in enumerate(names[:count - n_val])]
     val = [f"{n} {i % classes}" for i, n in enumerate(names[count - n_val:])]
-    for k in range(plant):  # k-th train image copied once into train (duplicate), once into val (leak)
-        for kind, lines in (("dup", train), ("leak", val)):
-            shutil.copy(os.path.join(root, names[k]), os.path.join(root, f"img/{kind}{k}.png"))
-            lines.append(f"img/{kind}{k}.png {k % classes}")
+    for k in range(plant):  # train image k copied into train (a duplicate), image plant + k into val (a leak)
+        for kind, source, lines in (("dup", k, train), ("leak", plant + k, val)):
+            shutil.copy(os.path.join(root, names[source]), os.path.join(root, f"img/{kind}{k}.png"))
+            lines.append(f"img/{kind}{k}.png {source % classes}")
     for split, lines in (("train", train), ("val", val)):
         with open(os.path.join(root, f"{split}_list.txt"), "w") as f:
             f.write("\n".join(lines) + "\n")
