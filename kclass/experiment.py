@@ -131,13 +131,16 @@ def _eval_batch(exp):
     return exp.eval_batch_size or exp.batch_size
 
 
-def read_split(exp: Experiment, cfg: DataConfig) -> lists.Samples:
-    """Samples of `cfg`; a distillation recipe's train split may hold unlabelled lines (label -1)."""
+def read_split(exp: Experiment, cfg: DataConfig, check_files: bool = True) -> lists.Samples:
+    """Samples of `cfg`; a distillation recipe's train split may hold unlabelled lines (label -1).
+
+    `check_files=False` leaves missing and non-image files in (kclass.check_data reports them).
+    """
     if cfg is None or not cfg.source:
         raise ConfigError("the recipe has no data source (set TRAIN_LIST / VAL_LIST)")
     unlabeled = bool(exp.teacher) and cfg is exp.train_data
     return lists.read_samples(cfg.source, cfg.data_root, exp.num_classes, exp.multilabel,
-                              allow_unlabeled=unlabeled)
+                              allow_unlabeled=unlabeled, check_files=check_files)
 
 
 def make_task(exp: Experiment) -> Task:

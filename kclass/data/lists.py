@@ -102,7 +102,7 @@ def read_list(list_file: str, data_root: Optional[str], num_classes: int, multil
             continue
         seen[rel] = number
         if check_files:
-            problem = _file_problem(path)
+            problem = file_problem(path)
             if problem:
                 errors.append(f"{where}: {problem}: {path}")
                 continue
@@ -117,7 +117,7 @@ def read_list(list_file: str, data_root: Optional[str], num_classes: int, multil
     return Samples(paths, array, list_file)
 
 
-def _file_problem(path):
+def file_problem(path):
     """Why `path` cannot be an image (missing, empty, not JPEG/PNG/BMP/GIF), or None."""
     try:
         with open(path, "rb") as f:
@@ -137,7 +137,7 @@ def read_folder(folder: str, num_classes: Optional[int] = None) -> Samples:
     """Class-per-folder tree `folder/<class_name>/*.png`; class ids follow sorted folder names."""
     if not os.path.isdir(folder):
         raise DataError(f"{folder}: image folder not found")
-    classes = sorted(d for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d)))
+    classes = folder_classes(folder)
     if not classes:
         raise DataError(f"{folder}: no class sub-folders")
     if num_classes is not None and len(classes) > num_classes:
@@ -153,12 +153,18 @@ def read_folder(folder: str, num_classes: Optional[int] = None) -> Samples:
     return Samples(paths, np.array(labels, np.int64), folder)
 
 
+def folder_classes(folder: str) -> List[str]:
+    """Class names of a class-per-folder tree: its sub-folders, sorted (class id = position)."""
+    return sorted(d for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d)))
+
+
 def read_samples(source: str, data_root: Optional[str], num_classes: int, multilabel: bool = False,
-                 allow_unlabeled: bool = False) -> Samples:
+                 allow_unlabeled: bool = False, check_files: bool = True) -> Samples:
     """A list file or, when `source` is a directory, a class-per-folder tree."""
     if os.path.isdir(source):
         return read_folder(source, num_classes)
-    return read_list(source, data_root, num_classes, multilabel, allow_unlabeled=allow_unlabeled)
+    return read_list(source, data_root, num_classes, multilabel, check_files=check_files,
+                     allow_unlabeled=allow_unlabeled)
 
 
 def read_label_names(path: Optional[str]) -> Optional[List[str]]:
