@@ -126,22 +126,16 @@ def test_indexed_eval_batches_cover_every_image_once_over_workers(demo_data):
     assert sorted(seen) == list(range(48))
 
 
-def test_report_is_gathered_alike_on_one_and_two_devices(demo_data, tmp_path):
-    """The report's rows come from evaluation itself, over replicas, padding excluded; its top-1 is
-    evaluate's on each strategy."""
+def test_report_rows_are_evaluations_own_with_padding_left_out(demo_data, tmp_path):
+    """report.json's top-1 is evaluate's, over the 48 list images only (global batches of 10 add 2
+    padding rows). Two devices: tests/test_evaluate.py (a second MirroredStrategy in one process would
+    reuse the first one's collective keys)."""
     import json
-    exp = _report_recipe(demo_data)  # 48 images in global batches of 10: 2 padding rows
-    reports, probs = {}, {}
-    for name, strategy in (("one", tf.distribute.OneDeviceStrategy("/cpu:0")),
-                           ("two", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))):
-        result = experiment.evaluate(exp, None, strategy, report_dir=str(tmp_path / name))
-        reports[name] = json.loads((tmp_path / name / "report.json").read_text())
-        assert reports[name]["top1"] == result["top1"] and result["images"] == reports[name]["images"] == 48
-        assert [r["name"] for r in reports[name]["per_class"]] == list(CLASSES)  # from LABEL_LIST
-        assert sum(r["support"] for r in reports[name]["per_class"]) == 48
-        probs[name] = [m["confidence"] for m in reports[name]["confident_mistakes"]]
-    one, two = reports["one"], reports["two"]
-    assert [r["support"] for r in one["per_class"]] == [r["support"] for r in two["per_class"]] == [8] * 6
-    # Same weights, same images in list order: the same gallery (up to float rounding of near ties).
-    assert [m["image"] for m in one["confident_mistakes"]][:5] == [m["image"] for m in two["confident_mistakes"]][:5]
-    np.testing.assert_allclose(probs["one"][:5], probs["two"][:5], rtol=1e-4)
+    exp = _report_recipe(demo_data)
+    result = experiment.evaluate(exp, None, report_dir=str(tmp_path))
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["top1"] == result["top1"] and result["images"] == report["images"] == 48
+    assert [r["name"] for r in report["per_class"]] == list(CLASSES)  # from LABEL_LIST
+    assert [r["support"] for r in report["per_class"]] == [8] * 6
+    for mistake in report["confident_mistakes"]:
+        assert f"/val/{mistake['true']}/" in mistake["image"] and mistake["true"] != mistake["predicted"]
