@@ -80,8 +80,11 @@ def reliability_png(path: str, bins, ece: float, title: str = "") -> Figure:
     top.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy")
     top.legend(loc="upper left", fontsize=8)
     top.set_title(title or f"Reliability: ECE {ece:.4f} ({len(count)} bins, {int(count.sum())} images)")
-    bottom.bar(lower, count, width, align="edge", color="grey", edgecolor="black", linewidth=0.5)
-    bottom.set(xlabel="confidence (top-1 probability)", ylabel="images")
+    bottom.bar(lower[filled], count[filled], width[filled], align="edge", color="grey", edgecolor="black",
+               linewidth=0.5)
+    # Log counts: a bin of 1 image, whose bar above can look decisive, stays visible beside one of 400.
+    bottom.set(xlabel="confidence (top-1 probability)", ylabel="images (log)", yscale="log",
+               ylim=(0.5, max(2.0, float(count.max()) * 2)))
     return save(fig, path)
 
 
