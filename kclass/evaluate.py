@@ -1,6 +1,8 @@
-"""python -m kclass.evaluate --gin_file F --weights PATH [--gin_param ...] [--json]
+"""python -m kclass.evaluate --gin_file F --weights PATH [--gin_param ...] [--json] [--report DIR]
 
-Top-1/top-5 of any weights kclass loads (best_model/, checkpoint, .weights.h5, .pdparams) on VAL_LIST.
+Top-1/top-5 of any weights kclass loads (best_model/, checkpoint, .weights.h5, .pdparams) on VAL_LIST;
+--report DIR adds kclass.report's tables and figures (confusion matrix, per-class scores, calibration,
+confident mistakes; per-class AP/AUC and PR curves for multi-label) from the same evaluation.
 """
 
 import json
@@ -19,6 +21,7 @@ flags.DEFINE_string("weights", None, "best_model/ dir, checkpoint, .weights.h5 o
 flags.DEFINE_bool("json", False, "Print one JSON object on the last line.")
 flags.DEFINE_bool("fit_thresholds", False, "Multi-label: fit per-class F1 thresholds on VAL_LIST, report at them "
                   "and store them in the weights' best_model/ directory.")
+flags.DEFINE_string("report", None, "Write the evaluation report (tables, figures, report.json) into this folder.")
 FLAGS = flags.FLAGS
 
 
@@ -28,6 +31,11 @@ def main(argv):
 
     def run():
         cli.parse_gin(FLAGS.gin_file, FLAGS.gin_param, FLAGS.model_dir)
+        if FLAGS.report:
+            if FLAGS.fit_thresholds:
+                raise ConfigError("--report and --fit_thresholds: run them one after the other")
+            from kclass.report.files import prepare_dir
+            prepare_dir(FLAGS.report)  # refused now, not after the whole evaluation
         from kclass import configurables, experiment
 
         exp = configurables.Experiment()
@@ -44,7 +52,9 @@ def main(argv):
             if FLAGS.weights and os.path.isdir(FLAGS.weights):
                 experiment.write_thresholds(FLAGS.weights, thresholds)
         else:
-            metrics = experiment.evaluate(exp, FLAGS.weights, strategy)
+            metrics = experiment.evaluate(exp, FLAGS.weights, strategy, report_dir=FLAGS.report)
+            if FLAGS.report:
+                print(f"report: {os.path.join(FLAGS.report, 'report.json')} and its figures", flush=True)
         if FLAGS.json:
             print(json.dumps(metrics))
         else:

@@ -7,16 +7,19 @@ import dataclasses
 import json
 import math
 import os
+import re
 import sys
 from typing import Any, Callable, Dict, Optional, Sequence
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from kclass import losses, metrics, models, optim
 from kclass.data import lists, pipeline, scan
 from kclass.data.pipeline import DataConfig
 from kclass.engine import checkpoints
+from kclass.engine.strategy import is_chief
 from kclass.engine.task import Task
 from kclass.engine.trainer import Evaluator, LoopConfig, Trainer
 from kclass.errors import ConfigError, DataError, WeightsError
@@ -160,7 +163,7 @@ def make_task(exp: Experiment) -> Task:
             eval_sums=metrics.multilabel_sums, train_sums=metrics.multilabel_sums,
             collect=lambda labels, logits: {"labels": labels, "scores": tf.sigmoid(tf.cast(logits, tf.float32))},
             summarize=lambda rows: _scalars(metrics.multilabel_report(rows["labels"], rows["scores"])))
-    topk = metrics.topk_sums((1, exp.topk) if exp.topk > 1 else (1,))
+    topk = metrics.topk_sums(metrics.topk_ks(exp.topk, exp.num_classes))
     mixed = exp.train_data is not None and exp.train_data.mix_op is not None
     return Task(loss=lambda labels, logits: losses.softmax_cross_entropy(labels, logits, exp.label_smoothing),
                 eval_sums=topk, train_sums=None if mixed else topk)
@@ -186,7 +189,7 @@ def distill_task(exp: Experiment) -> Task:
         same = tf.equal(tf.argmax(outputs["student"], -1), tf.argmax(outputs["teacher"], -1))
         return {"agree": tf.reduce_sum(tf.cast(same, tf.float32) * weights)}
 
-    topk = metrics.topk_sums((1, exp.topk) if exp.topk > 1 else (1,))
+    topk = metrics.topk_sums(metrics.topk_ks(exp.topk, exp.num_classes))
     return Task(loss=loss, eval_sums=topk, train_sums=agree)
 
 
@@ -248,6 +251,12 @@ def check(exp: Experiment) -> None:
     for name, value in optional:
         _expect(value is None or (_is_int(value) and value > 0), name, value, "a whole number > 0 or None")
     _expect(_is_number(opt.lr) and opt.lr > 0, "LR (OptimizerConfig.lr)", opt.lr, "a number > 0")
+    top = re.fullmatch(r"top(\d+)", str(exp.best_metric))
+    if top and not exp.multilabel:  # else the first eval, an epoch into training, would refuse it
+        ks = metrics.topk_ks(exp.topk, exp.num_classes)
+        _expect(int(top.group(1)) in ks, "Experiment.best_metric", exp.best_metric,
+                f"one of {', '.join(f'top{k}' for k in ks)} (top-k with k >= NUM_CLASSES={exp.num_classes} "
+                "is not reported: every image would be a hit)")
     for name, value in (("OptimizerConfig.l2", opt.l2), ("OptimizerConfig.warmup_epochs", opt.warmup_epochs),
                         ("OptimizerConfig.warmup_start_lr", opt.warmup_start_lr),
                         ("OptimizerConfig.eta_min", opt.eta_min),
@@ -352,10 +361,42 @@ def undecodable_error(samples: lists.Samples) -> Optional[DataError]:
                      "fix or remove it, or set Experiment.on_bad_image='skip' to leave such files out")
 
 
-def _evaluate(exp: Experiment, evaluator: Evaluator, samples: lists.Samples) -> Dict[str, float]:
+def indexed_eval_dataset_fn(exp: Experiment, samples: lists.Samples) -> Callable:
+    """`eval_dataset_fn` whose batches also carry each row's position in `samples` (int64 [b]).
+
+    The positions follow pipeline.eval_dataset's layout (list order padded to whole global batches,
+    sharded per input pipeline, batched per replica); `ordered_rows` checks them against the labels.
+    """
+    global_batch = _eval_batch(exp)
+
+    def fn(ctx):
+        padded = -(-len(samples) // global_batch) * global_batch
+        index = tf.data.Dataset.range(padded)
+        if ctx and ctx.num_input_pipelines > 1:
+            index = index.shard(ctx.num_input_pipelines, ctx.input_pipeline_id)
+        index = index.batch(pipeline.per_replica_batch(global_batch, ctx), drop_remainder=True)
+        batches = pipeline.eval_dataset(exp.val_data, samples, exp.image_size, global_batch, ctx)
+        return tf.data.Dataset.zip((batches, index)).map(lambda batch, i: (*batch, i))
+    return fn
+
+
+def ordered_rows(rows: Dict[str, Any], samples: lists.Samples) -> Dict[str, Any]:
+    """Evaluator rows gathered with `index` (in replica/worker order) -> in `samples` order, checked."""
+    order = np.argsort(rows["index"], kind="stable")
+    rows = {k: v[order] for k, v in rows.items()}
+    if not np.array_equal(rows["index"], np.arange(len(samples))) or not np.array_equal(
+            np.asarray(rows["labels"]).reshape(len(samples), -1),
+            np.asarray(samples.labels).reshape(len(samples), -1).astype(np.asarray(rows["labels"]).dtype)):
+        raise RuntimeError("evaluation rows do not match the validation list: pipeline.eval_dataset's order "
+                           "changed and indexed_eval_dataset_fn no longer follows it")
+    return rows
+
+
+def _evaluate(exp: Experiment, evaluator: Evaluator, samples: lists.Samples,
+              dataset_fn: Optional[Callable] = None) -> Dict[str, float]:
     """`evaluator` over `samples`; an image that does not decode is named instead of a TF stack trace."""
     try:
-        return evaluator(eval_dataset_fn(exp, samples))
+        return evaluator(dataset_fn or eval_dataset_fn(exp, samples))
     except tf.errors.OpError:
         error = undecodable_error(samples)  # only on failure: a second decode pass costs nothing otherwise
         if error is None:
@@ -396,8 +437,13 @@ def write_thresholds(best_dir: str, thresholds):
     checkpoints.atomic_write_text(os.path.join(best_dir, THRESHOLDS_FILE), text + "\n")
 
 
-def evaluate(exp: Experiment, weights: Optional[str], strategy=None) -> Dict[str, float]:
-    """Metrics of `weights` (any format kclass loads) on the recipe's validation split."""
+def evaluate(exp: Experiment, weights: Optional[str], strategy=None,
+             report_dir: Optional[str] = None) -> Dict[str, float]:
+    """Metrics of `weights` (any format kclass loads) on the recipe's validation split.
+
+    `report_dir`: also write kclass.report's files there (the chief does), from the per-image rows
+    this same evaluation gathered over every replica and worker.
+    """
     strategy = strategy or tf.distribute.get_strategy()
     if exp.prepare is not None:
         exp.prepare()
@@ -406,5 +452,22 @@ def evaluate(exp: Experiment, weights: Optional[str], strategy=None) -> Dict[str
         model = build_model(exp, load_pretrained=False)
         if weights:
             load_weights(model, weights)
-    result = _evaluate(exp, Evaluator(model, make_task(exp), strategy), samples)
+    task = make_task(exp)
+    if report_dir and not exp.multilabel:  # multi-label tasks collect their labels and scores anyway
+        task = dataclasses.replace(task, collect=metrics.prediction_rows)
+    evaluator = Evaluator(model, task, strategy)
+    result = _evaluate(exp, evaluator, samples, indexed_eval_dataset_fn(exp, samples) if report_dir else None)
+    if report_dir and is_chief(strategy):
+        write_report(exp, ordered_rows(evaluator.rows, samples), samples, report_dir)
     return dict(result, skipped=skipped) if exp.on_bad_image == "skip" else result
+
+
+def write_report(exp: Experiment, rows: Dict[str, Any], samples: lists.Samples, report_dir: str) -> Dict:
+    """kclass.report's files for evaluation `rows` in `samples` order; returns report.json's content."""
+    from kclass.export_lib.spec import class_names
+    from kclass.report import multi_label, single_label  # Matplotlib only when a report is asked
+
+    names = class_names(exp.val_data.label_list, exp.num_classes)
+    if exp.multilabel:
+        return multi_label.write(report_dir, rows["labels"], rows["scores"], names)
+    return single_label.write(report_dir, rows["labels"], rows["pred"], rows["probs"], names, samples.paths)

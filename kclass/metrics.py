@@ -4,6 +4,15 @@ import numpy as np
 import tensorflow as tf
 
 
+def topk_ks(topk: int, num_classes: int):
+    """The k of the top-k metrics a recipe reports: 1, and `topk` if it is below the class count.
+
+    A top-k with k >= num_classes counts every image a hit (a 3-class "top-5" is always 1.0), so it
+    is left out rather than clamped to a top-C that says nothing either.
+    """
+    return (1, topk) if 1 < topk < num_classes else (1,)
+
+
 def topk_sums(topk=(1, 5)):
     """metric_fn for single-label: {'top1': weighted hits, 'top5': ...} summed over the batch."""
 
@@ -20,6 +29,17 @@ def topk_sums(topk=(1, 5)):
     return metric_fn
 
 
+def prediction_rows(labels, logits):
+    """Task.collect for single-label reports: per image the label [N] int32 (argmax of one-hot
+    labels), the top-1 class [N] int32 with topk_sums's tie rule (so the report's top-1 is evaluate's)
+    and the softmax probabilities [N, C] float32."""
+    if labels.shape.rank == 2:
+        labels = tf.argmax(labels, axis=-1)
+    logits = tf.cast(logits, tf.float32)
+    return {"labels": tf.cast(labels, tf.int32), "pred": tf.math.top_k(logits, 1).indices[:, 0],
+            "probs": tf.nn.softmax(logits)}
+
+
 # ---- multi-label: exact metrics over gathered scores (host side, NumPy) ---------------------------
 
 def _ranked_counts(y_true, scores):
@@ -32,14 +52,19 @@ def _ranked_counts(y_true, scores):
     return tps, fps, s[last_of_tie]
 
 
+def precision_recall_curve(y_true, scores):
+    """(precision, recall, threshold) [T] at each distinct score, highest first: the points whose
+    recall steps `average_precision` sums over. Needs at least one positive."""
+    tps, fps, cut = _ranked_counts(np.asarray(y_true, np.float64), np.asarray(scores, np.float64))
+    return tps / (tps + fps), tps / tps[-1], cut
+
+
 def average_precision(y_true, scores):
     """sklearn's average_precision_score for one class: sum_n (R_n - R_{n-1}) P_n; NaN without positives."""
     y_true = np.asarray(y_true, np.float64)
     if y_true.sum() == 0:
         return float("nan")
-    tps, fps, _ = _ranked_counts(y_true, np.asarray(scores, np.float64))
-    precision = tps / (tps + fps)
-    recall = tps / tps[-1]
+    precision, recall, _ = precision_recall_curve(y_true, scores)
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from kclass import experiment, optim
 from kclass.data import pipeline
+from kclass.data.demo import CLASSES
 from kclass.data.pipeline import DataConfig
 from kclass.errors import ConfigError
 
@@ -79,9 +80,62 @@ def _recipe(**changes):
     (dict(train_data=DataConfig(source="t.txt", ratio=(2.0, 1.0))), "train/DataConfig.ratio = (2.0, 1.0)"),
     (dict(val_data=DataConfig(source="v.txt", resize_short=-36)), "val/DataConfig.resize_short = -36"),
     (dict(precision="fp8"), "precision 'fp8': expected one of"),
+    (dict(num_classes=3, best_metric="top5"), "Experiment.best_metric = 'top5': expected one of top1 ("),
 ])
 def test_check_refuses_impossible_numbers_naming_macro_and_field(changes, message):
     experiment.check(_recipe())  # the unchanged recipe passes
     with pytest.raises(ConfigError) as e:
         experiment.check(_recipe(**changes))
     assert str(e.value).startswith(message), str(e.value)
+
+
+def test_a_three_class_recipe_reports_no_top5(demo_data, tmp_path):
+    """Top-5 of 3 classes would be 1.0 for any model: evaluation (and training's eval) report top-1 only."""
+    lines = [line for line in open(f"{demo_data}/val_list.txt") if int(line.split()[1]) < 3]
+    (tmp_path / "val.txt").write_text("".join(lines))
+    exp = experiment.Experiment(model="ResNet18_vd", num_classes=3, image_size=16, batch_size=8, topk=5,
+                                val_data=DataConfig(source=str(tmp_path / "val.txt"), data_root=str(demo_data)))
+    experiment.check(exp)
+    result = experiment.evaluate(exp, None)
+    assert result["images"] == len(lines) == 24
+    assert "top1" in result and not [k for k in result if k.startswith("top") and k != "top1"], result
+    assert set(experiment.make_task(dataclasses.replace(exp, num_classes=6)).eval_sums(
+        tf.constant([0]), tf.zeros([1, 6]), tf.ones([1]))) == {"top1", "top5"}
+
+
+def _report_recipe(demo_data, **changes):
+    return experiment.Experiment(model="ResNet18_vd", num_classes=6, image_size=16, batch_size=10, seed=4,
+                                 val_data=DataConfig(source=f"{demo_data}/val_list.txt", data_root=str(demo_data),
+                                                     label_list=f"{demo_data}/label_list.txt"), **changes)
+
+
+def test_indexed_eval_batches_cover_every_image_once_over_workers(demo_data):
+    """Two workers x 2 replicas (input contexts as MultiWorkerMirroredStrategy makes them): the rows that
+    are not padding name each list position once, each with its own label."""
+    exp = _report_recipe(demo_data, eval_batch_size=20)  # 48 images -> 60 rows, 12 of them padding
+    samples = experiment.read_split(exp, exp.val_data)
+    fn = experiment.indexed_eval_dataset_fn(exp, samples)
+    seen = []
+    for worker in range(2):
+        ctx = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=worker, num_replicas_in_sync=4)
+        for images, labels, weights, index in fn(ctx):
+            assert images.shape[0] == 5
+            keep = weights.numpy() > 0
+            np.testing.assert_array_equal(labels.numpy()[keep], samples.labels[index.numpy()[keep]])
+            seen += index.numpy()[keep].tolist()
+    assert sorted(seen) == list(range(48))
+
+
+def test_report_rows_are_evaluations_own_with_padding_left_out(demo_data, tmp_path):
+    """report.json's top-1 is evaluate's, over the 48 list images only (global batches of 10 add 2
+    padding rows). Two devices: tests/test_evaluate.py (a second MirroredStrategy in one process would
+    reuse the first one's collective keys)."""
+    import json
+    exp = _report_recipe(demo_data)
+    result = experiment.evaluate(exp, None, report_dir=str(tmp_path))
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["top1"] == result["top1"] and result["images"] == report["images"] == 48
+    assert [r["name"] for r in report["per_class"]] == list(CLASSES)  # from LABEL_LIST
+    assert [r["support"] for r in report["per_class"]] == [8] * 6
+    for mistake in report["confident_mistakes"]:
+        assert f"/val/{mistake['true']}/" in mistake["image"] and mistake["true"] != mistake["predicted"]

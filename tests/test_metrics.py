@@ -65,6 +65,12 @@ def test_topk_ties_are_not_all_hits():
     assert float(sums["top1"]) == 1.0 and float(sums["top2"]) == 2.0  # ties broken by index
 
 
+@pytest.mark.parametrize("topk, num_classes, expected", [
+    (5, 100, (1, 5)), (5, 6, (1, 5)), (5, 5, (1,)), (5, 3, (1,)), (2, 3, (1, 2)), (1, 10, (1,)), (3, 1, (1,))])
+def test_topk_ks_leave_out_k_that_every_image_hits(topk, num_classes, expected):
+    assert metrics.topk_ks(topk, num_classes) == expected
+
+
 def test_thresholds_stay_probabilities_on_saturated_scores():
     labels = np.array([[1, 0], [1, 1], [0, 1]], np.float64)
     scores = np.array([[0.0, 1.0], [0.0, 1.0], [0.0, 1.0]])  # sigmoids saturated at exactly 0 and 1

@@ -112,16 +112,23 @@ class Evaluator:
             return sums, {k: strategy.gather(v, axis=0) for k, v in rows.items()}
         self._step = eval_step
 
-    def _replica_step(self, images, labels, weights):
+    def _replica_step(self, images, labels, weights, index=None):
         outputs = self._net(images, training=False)
         sums = self.task.eval_sums(labels, outputs, weights)
         sums["count"] = tf.reduce_sum(weights)
         sums["loss"] = tf.reduce_sum(self.task.loss(labels, outputs) * weights)
-        rows = dict(self.task.collect(labels, outputs), weight=weights) if self.task.collect else {}
+        rows = dict(self.task.collect(labels, outputs)) if self.task.collect else {}
+        if index is not None:  # a 4th batch element: each row's position in the eval list [b]
+            rows["index"] = index
+        if rows:
+            rows["weight"] = weights
         return sums, rows
 
     def __call__(self, eval_dataset_fn: Callable) -> Dict[str, float]:
-        """`eval_dataset_fn(input_context)` yields (images, labels, weights); returns the metrics."""
+        """`eval_dataset_fn(input_context)` yields (images, labels, weights[, index]); returns the metrics.
+
+        `self.rows` then holds `task.collect`'s rows and the optional `index`, padding removed.
+        """
         if self.fold and self._net is None:
             with self.strategy.scope():
                 self._net = fold_batch_norms(self.model)
@@ -136,9 +143,10 @@ class Evaluator:
             rows.append({k: v.numpy() for k, v in batch_rows.items()})
         images = int(totals["count"])
         result = _sums_to_metrics(dict(totals))
-        if self.task.summarize is not None:
+        if rows[0]:
             keep = np.concatenate([r["weight"] for r in rows]) > 0
             self.rows = {k: np.concatenate([r[k] for r in rows])[keep] for k in rows[0] if k != "weight"}
+        if self.task.summarize is not None:
             result.update(self.task.summarize(self.rows))
         result["images"] = images
         return result
