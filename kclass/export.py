@@ -5,7 +5,7 @@ Writes NAME/<N>/ (default: the next integer) for TF-Serving: a SavedModel whose 
 takes encoded images (JPEG/PNG/BMP/GIF, tf.string [N]) and runs the recipe's eval preprocessing
 in-graph, a `predict_images` signature on preprocessed float images, warm-up records and
 assets.extra/kclass.json. --onnx adds model.onnx (checked in onnxruntime); --trt converts with TF-TRT
-where TensorFlow has TensorRT (DESIGN.md §1) and refuses at once elsewhere.
+where TensorFlow has TensorRT and refuses at once elsewhere.
 """
 
 import json

@@ -1,4 +1,4 @@
-"""Losses against NumPy references written from their definitions (RECIPES.md for SSLD's JSDivLoss)."""
+"""Losses against NumPy references written from their definitions."""
 
 import numpy as np
 import pytest

@@ -1,6 +1,6 @@
 """Run-directory persistence: atomic checkpoints (resume) and best_model (weights + the metric won).
 
-Layout (DESIGN.md §3): `checkpoints/` (tf.train.CheckpointManager: TF writes each checkpoint's files
+Layout: `checkpoints/` (tf.train.CheckpointManager: TF writes each checkpoint's files
 first and only then atomically rewrites the `checkpoint` index, so a kill mid-write leaves the previous
 checkpoint current), `best_model/model.weights.h5` + `best_model/best.json` (each written to a temp
 file, then renamed).

@@ -7,7 +7,7 @@ import kclass.models as km
 
 # (trainable, total incl. BN running statistics) for (100, 1000) classes, measured with the real
 # PaddleClas (pip paddleclas 2.6.0, paddlepaddle 2.6.2; ppcls legendary_models) at class_num=100/1000.
-# ResNet50_vd 100 classes = 23.73M and MobileNetV3_large_x1_0 = 4.33M match RECIPES.md.
+# ResNet50_vd 100 classes = 23.73M and MobileNetV3_large_x1_0 = 4.33M match PaddleClas's published sizes.
 PADDLECLAS_PARAMS = {
     "ResNet18_vd": ((11251268, 11261124), (11712968, 11722824)),
     "ResNet34_vd": ((21359428, 21376708), (21821128, 21838408)),

@@ -1,4 +1,4 @@
-"""The three fine-tuning recipes: RECIPES.md's numbers, the tutorial's file names, a clear offline failure."""
+"""The three fine-tuning recipes: PaddleClas's hyper-parameters, the tutorial's file names, a clear offline failure."""
 
 import os
 
