@@ -1,10 +1,13 @@
-"""Keeps TensorFlow's CUDA probe off the console of machines that have no CUDA device.
+"""Keeps TensorFlow's CUDA probe (and its import-time notes) off the console of machines without CUDA.
 
 TensorFlow's Linux wheel is built with CUDA. Loading it runs a CUDA module constructor that looks for
 libcudart and logs "Could not find cuda drivers on your machine" (from a static initialiser, before
 TF reads TF_CPP_MIN_LOG_LEVEL, so that variable cannot hide it), and listing devices logs "failed call
 to cuInit" at ERROR level. On a CPU-only machine both are expected, yet they are the first lines a new
-user sees, and they read as failures.
+user sees, and they read as failures. Lines TF logs while it loads, before absl's logging is
+initialised, ignore TF_CPP_MIN_LOG_LEVEL (on CPUs where oneDNN is on by default, e.g. with AMX or
+AVX512_BF16, "oneDNN custom operations are on" is printed at INFO twice): in the same window, lines below
+that level are dropped as TF would have dropped them.
 
 `install()` (called by every CLI before anything imports TensorFlow) arranges that, when this machine
 has no CUDA device node, the first `import tensorflow` and TF's device listing run with file
@@ -18,6 +21,7 @@ import importlib.abc
 import importlib.util
 import os
 import sys
+import re
 import tempfile
 
 # What the probe writes on a machine without CUDA (TF 2.21: cudart_stub.cc, cuda_platform.cc).
@@ -35,18 +39,35 @@ def cuda_device_present(dev: str = "/dev") -> bool:
     return any(name.startswith("nvidia") or name == "dxg" for name in names)
 
 
-def keep_line(line: bytes) -> bool:
-    return not any(marker in line for marker in PROBE_LINES)
+# absl/glog's prefix: severity letter, MMDD, time ("I0000 00:00:1796284220.616171   14723 port.cc:153] ...").
+_SEVERITY = re.compile(rb"^([IWEF])\d{4} ")
+_LEVELS = {b"I": 0, b"W": 1, b"E": 2, b"F": 3}
 
 
-def filter_lines(data: bytes) -> bytes:
-    """`data` without the probe's lines (and absl's note introducing each)."""
+def min_log_level() -> int:
+    """TF_CPP_MIN_LOG_LEVEL as TF reads it (0: everything)."""
+    try:
+        return int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
+    except ValueError:
+        return 0
+
+
+def keep_line(line: bytes, level: int = 0) -> bool:
+    """False for the probe's lines and for absl-formatted lines below `level`."""
+    if any(marker in line for marker in PROBE_LINES):
+        return False
+    severity = _SEVERITY.match(line)
+    return not severity or _LEVELS[severity.group(1)] >= level
+
+
+def filter_lines(data: bytes, level: int = 0) -> bytes:
+    """`data` without the probe's lines and lines below `level` (and absl's note introducing each)."""
     lines = data.splitlines(keepends=True)
     kept = []
     for i, line in enumerate(lines):
-        if not keep_line(line):
+        if not keep_line(line, level):
             continue
-        if _ABSL_NOTE in line and i + 1 < len(lines) and not keep_line(lines[i + 1]):
+        if _ABSL_NOTE in line and i + 1 < len(lines) and not keep_line(lines[i + 1], level):
             continue
         kept.append(line)
     return b"".join(kept)
@@ -69,7 +90,7 @@ def stderr_without_probe():
             os.dup2(saved, 2)
             os.close(saved)
             capture.seek(0)
-            data = filter_lines(capture.read())
+            data = filter_lines(capture.read(), min_log_level())
             if data:
                 os.write(2, data)
 

@@ -31,6 +31,17 @@ def test_filter_drops_the_probe_and_absl_note_before_it_only():
                                              b"last")
 
 
+def test_filter_drops_lines_below_tfs_log_level_as_tf_would_have():
+    # TF prints "oneDNN custom operations are on" at INFO while it loads, before absl reads the level.
+    note = b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+    info = b"I0000 00:00:1796284220.616171   14723 port.cc:153] oneDNN custom operations are on.\n"
+    warning = b"W0000 00:00:1.2  7 thing.cc:9] a warning\n"
+    data = note + info + warning + b"plain line\n"
+    assert cuda_probe.filter_lines(data, level=2) == b"plain line\n"
+    assert cuda_probe.filter_lines(data, level=1) == warning + b"plain line\n"
+    assert cuda_probe.filter_lines(data, level=0) == data
+
+
 def test_cuda_device_nodes_mean_hands_off(tmp_path):
     assert not cuda_probe.cuda_device_present(str(tmp_path))
     (tmp_path / "nvidia0").touch()

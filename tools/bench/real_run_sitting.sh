@@ -3,8 +3,10 @@
 # and a checkpoint per epoch, one after another; one JSON line per run (plus the in-memory peers).
 #   TIMM_PYTHON=/path/venv-timm/bin/python bash tools/bench/real_run_sitting.sh [DATA]
 # DATA: a folder with train_list.txt and test_list.txt (default ../shared/data/cifar10-mini).
-# A peer whose python is missing is skipped. SKIP_REFERENCE=1 leaves out PaddleClas's reference
-# trainer (~20 min for ResNet50_vd on 2 cores). Run on an idle machine; nothing else in parallel.
+# Then the 224-px rows: COCO photos (photo_set.py, 256-px short side, 320 train / 80 val images), 2 epochs,
+# kclass and timm end to end and in memory. A peer whose python is missing is skipped. SKIP_REFERENCE=1
+# leaves out PaddleClas's reference trainer (~16-20 min for ResNet50_vd on 2 cores); SKIP_224=1 the
+# 224-px rows. Run on an idle machine; nothing else in parallel.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 DATA="${1:-../shared/data/cifar10-mini}"
@@ -25,6 +27,26 @@ if [ -x "$TIMM_PYTHON" ]; then
     # shellcheck disable=SC2086
     "$TIMM_PYTHON" tools/bench/peers/timm_bench.py --model $model --num_classes "$CLASSES" 2>/dev/null | last
   done
+fi
+if [ -z "${SKIP_224:-}" ]; then
+  photos=$(mktemp -d)
+  "$KCLASS_PYTHON" tools/bench/photo_set.py "$photos" >/dev/null
+  for model in ResNet50_vd MobileNetV3_large_x1_0; do
+    "$KCLASS_PYTHON" tools/bench/recipe.py --model "$model" --data "$photos" --num_classes 80 --image_size 224 \
+      --epochs 2 --bench_steps 2 --bench_repeats 2 --json 2>/dev/null | last
+  done
+  if [ -x "$TIMM_PYTHON" ]; then
+    for model in resnet50d "mobilenetv3_large_100 --channels_last"; do
+      # shellcheck disable=SC2086
+      "$TIMM_PYTHON" tools/bench/peers/timm_e2e.py --model $model --train_list "$photos/train_list.txt" \
+        --val_list "$photos/val_list.txt" --data_root "$photos" --num_classes 80 --image_size 224 --epochs 2 \
+        2>/dev/null | last
+      # shellcheck disable=SC2086
+      "$TIMM_PYTHON" tools/bench/peers/timm_bench.py --model $model --num_classes 80 --image_size 224 \
+        --steps 2 --repeats 2 2>/dev/null | last
+    done
+  fi
+  rm -rf "$photos"
 fi
 if [ -x "$PADDLE_PYTHON" ] && [ -z "${SKIP_REFERENCE:-}" ]; then
   out=$(mktemp)
