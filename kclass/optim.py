@@ -45,18 +45,21 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.values = [float(v) for v in values]
 
     def __call__(self, step):
-        step = tf.cast(step, tf.float32)
+        # float64, as Paddle computes its LR in Python: a float32 cosine is off by ~1e-8, which one step
+        # of a float64 run (the fidelity reference) already amplifies into a 1% different loss; the
+        # optimizer casts the LR to each variable's dtype.
+        step = tf.cast(step, tf.float64)
         k = tf.maximum(step - self.warmup_steps, 0.0)
         if self.kind == "cosine":
             span = float(max(self.total_steps - self.warmup_steps, 1))
             k = tf.minimum(k, span)
             lr = self.eta_min + 0.5 * (self.base_lr - self.eta_min) * (1.0 + tf.cos(math.pi * k / span))
         elif self.kind == "piecewise":
-            lr = tf.constant(self.values[0], tf.float32)
+            lr = tf.constant(self.values[0], tf.float64)
             for boundary, value in zip(self.boundaries, self.values[1:]):
-                lr = tf.where(k >= boundary - self.warmup_steps, value, lr)
+                lr = tf.where(k >= boundary - self.warmup_steps, tf.constant(value, tf.float64), lr)
         else:
-            lr = tf.constant(self.base_lr, tf.float32)
+            lr = tf.constant(self.base_lr, tf.float64)
         if self.warmup_steps:
             ramp = self.start_lr + (self.base_lr - self.start_lr) * step / self.warmup_steps
             lr = tf.where(step < self.warmup_steps, ramp, lr)
