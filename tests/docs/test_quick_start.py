@@ -1,7 +1,8 @@
 """docs/quick_start.md runs: every block marked `<!-- kclass: run -->` is executed, in order.
 
 Only data paths, image sizes and epochs are rewritten: the commands run in a workspace holding a tiny
-CIFAR-100 / NUS-WIDE-SCENE layout and random-weight `.pdparams` files under the tutorial's names, with
+CIFAR-100 / NUS-WIDE-SCENE layout, a class-per-folder tree (`dataset/my_images`, for tools/make_lists.py)
+and random-weight `.pdparams` files under the tutorial's names, with
 EPOCHS=1, 32x32 images and batch 8. A command that stops working fails this test.
 """
 
