@@ -5,7 +5,6 @@ per-example losses are summed and divided by the GLOBAL batch on each replica, a
 all-reduces (sums) gradients, so N replicas compute exactly the 1-device gradient.
 """
 
-import concurrent.futures
 import dataclasses
 import json
 import math
@@ -184,8 +183,6 @@ class Trainer:
             max_to_keep=loop.keep_checkpoints, chief=self.chief, worker_id=task_id(strategy))
         self._train_fn = None
         self._evaluator = None
-        self._drawing = None  # the thread eval summaries are drawn on, and what it was given
-        self._drawn = []
 
     # ---- compiled steps -------------------------------------------------------------------------
     def _replica_train_step(self, images, labels):
@@ -294,7 +291,8 @@ class Trainer:
                 last_eval = epoch_eval = self.evaluate(eval_dataset_fn)
                 self._scalars(writers, "eval", step, last_eval)
                 if writers and self.summaries.eval_rows is not None:
-                    self._draw_eval_summaries(writers["eval"], self._evaluator.rows, step)
+                    with writers["eval"].as_default():
+                        self.summaries.eval_rows(self._evaluator.rows, step)
                 progress.message(f"eval epoch {epoch}: " + " ".join(f"{k} {v:.4g}" for k, v in last_eval.items()))
                 self._maybe_save_best(last_eval, epoch, step)
             if epoch_end:
@@ -302,7 +300,6 @@ class Trainer:
                 epoch_sums = {}
             if epoch_end or (loop.checkpoint_every_steps and step % loop.checkpoint_every_steps == 0):
                 self.store.save(step)
-        self._wait_for_summaries()
         if writers:
             for w in writers.values():
                 w.flush()
@@ -353,29 +350,6 @@ class Trainer:
             local = np.concatenate([np.asarray(x) for x in self.strategy.experimental_local_results(images)])
             with writers["train"].as_default():
                 self.summaries.first_batch(local, 0)
-
-    def _draw_eval_summaries(self, writer, rows, step):
-        """`summaries.eval_rows` on a thread of its own, one call after the other: drawing a confusion
-        matrix with Matplotlib takes ~0.2 s at 6 classes and ~1.2 s at 100, time the next epoch's
-        training (TF's threads, the GIL released) overlaps instead of waiting for it. `rows` is not
-        changed afterwards: each evaluation makes new arrays."""
-        def draw():
-            with writer.as_default():
-                self.summaries.eval_rows(rows, step)
-        if self._drawing is None:
-            self._drawing = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="kclass-summaries")
-        for future in [f for f in self._drawn if f.done()]:
-            future.result()  # an earlier drawing that failed stops training here
-        self._drawn = [f for f in self._drawn if not f.done()] + [self._drawing.submit(draw)]
-
-    def _wait_for_summaries(self):
-        """Waits for the summaries being drawn (a failure in one is raised here) and ends their thread."""
-        drawn, self._drawn = self._drawn, []
-        if self._drawing is not None:
-            self._drawing.shutdown(wait=True)
-            self._drawing = None
-        for future in drawn:
-            future.result()
 
     def _writers(self):
         if not self.chief:

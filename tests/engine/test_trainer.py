@@ -179,20 +179,3 @@ def test_summary_hooks_get_the_first_batch_of_a_fresh_run_only_and_every_evals_r
         # Single-label training gathers each image's label and top-1: the confusion matrix's input.
         np.testing.assert_array_equal(rows["labels"], val.labels)
         assert np.mean(rows["labels"] == rows["pred"]) == pytest.approx(result["top1"])
-
-
-def test_a_summary_that_fails_to_draw_fails_the_run(demo_data, tmp_path):
-    """Eval summaries are drawn on a thread of their own: their errors must still reach the caller."""
-    from kclass.engine.summary_hooks import SummaryHooks
-    exp = _exp(demo_data, tmp_path, "failing")
-    exp.val_data = DataConfig(source=f"{demo_data}/val_list.txt")
-    samples = experiment.read_split(exp, exp.train_data)
-    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
-    with strategy.scope():
-        model = small_cnn()
-    trainer = experiment.make_trainer(exp, strategy, 2, model=model)
-    trainer.summaries = SummaryHooks(eval_rows=lambda rows, step: rows["no such row"])
-    trainer.loop = LoopConfig(epochs=1, steps_per_epoch=2, global_batch=8, verbose=False)
-    with pytest.raises(KeyError, match="no such row"):
-        trainer.fit(lambda start, ctx: pipeline.train_dataset(exp.train_data, samples, 16, 8, 6, exp.seed, start, ctx),
-                    experiment.eval_dataset_fn(exp, experiment.read_split(exp, exp.val_data)))
