@@ -20,6 +20,7 @@ from kclass.data import lists, pipeline, scan
 from kclass.data.pipeline import DataConfig
 from kclass.engine import checkpoints
 from kclass.engine.strategy import is_chief
+from kclass.engine.summary_hooks import SummaryHooks
 from kclass.engine.task import Task
 from kclass.engine.trainer import Evaluator, LoopConfig, Trainer
 from kclass.errors import ConfigError, DataError, WeightsError
@@ -214,9 +215,33 @@ def make_trainer(exp: Experiment, strategy, steps_per_epoch: int, model=None) ->
                       steps_per_loop=exp.steps_per_loop, checkpoint_every_steps=exp.checkpoint_every_steps,
                       keep_checkpoints=exp.keep_checkpoints, best_metric=exp.best_metric, verbose=exp.verbose,
                       eval_folded=exp.eval_folded)
+    task = make_task(exp)
+    if task.collect is None:  # single-label: each image's label and top-1 for the confusion matrix summary
+        task = dataclasses.replace(task, collect=metrics.predicted_classes)
     # A distiller's checkpoints hold the pair (resume); best_model holds the student alone.
-    return Trainer(model, optimizer, make_task(exp), strategy, exp.model_dir, loop,
-                   saved_model=getattr(model, "student", None))
+    return Trainer(model, optimizer, task, strategy, exp.model_dir, loop,
+                   saved_model=getattr(model, "student", None), summaries=summary_hooks(exp))
+
+
+def summary_hooks(exp: Experiment) -> SummaryHooks:
+    """TensorBoard during training (kclass.report.summaries): the first augmented batch, de-normalised
+    with the train split's mean/std; at each eval the confusion matrix (single-label) or PR curves
+    (multi-label) and the per-class table, with the validation label list's class names."""
+    def first_batch(images, step):
+        from kclass.report import summaries  # Matplotlib and TensorBoard's plugins: the chief only
+        summaries.first_batch(images, exp.train_data.mean, exp.train_data.std, step)
+
+    def eval_rows(rows, step):
+        from kclass.export_lib.spec import class_names
+        from kclass.report import summaries
+        names = class_names(exp.val_data.label_list, exp.num_classes)
+        if exp.multilabel:
+            summaries.multi_label_eval(rows["labels"], rows["scores"], names, step)
+        else:
+            summaries.single_label_eval(rows["labels"], rows["pred"], names, step)
+
+    return SummaryHooks(first_batch=first_batch if exp.train_data is not None else None,
+                        eval_rows=eval_rows if exp.val_data is not None else None)
 
 
 def check(exp: Experiment) -> None:

@@ -29,15 +29,20 @@ def topk_sums(topk=(1, 5)):
     return metric_fn
 
 
-def prediction_rows(labels, logits):
-    """Task.collect for single-label reports: per image the label [N] int32 (argmax of one-hot
-    labels), the top-1 class [N] int32 with topk_sums's tie rule (so the report's top-1 is evaluate's)
-    and the softmax probabilities [N, C] float32."""
+def predicted_classes(labels, logits):
+    """Task.collect for the confusion matrix of training-time evaluation: per image the label [N] int32
+    (argmax of one-hot labels) and the top-1 class [N] int32 with topk_sums's tie rule (two int32 per
+    image to gather, whatever the class count)."""
     if labels.shape.rank == 2:
         labels = tf.argmax(labels, axis=-1)
-    logits = tf.cast(logits, tf.float32)
-    return {"labels": tf.cast(labels, tf.int32), "pred": tf.math.top_k(logits, 1).indices[:, 0],
-            "probs": tf.nn.softmax(logits)}
+    return {"labels": tf.cast(labels, tf.int32),
+            "pred": tf.math.top_k(tf.cast(logits, tf.float32), 1).indices[:, 0]}
+
+
+def prediction_rows(labels, logits):
+    """Task.collect for single-label reports: `predicted_classes` (so the report's top-1 is evaluate's)
+    and the softmax probabilities [N, C] float32."""
+    return dict(predicted_classes(labels, logits), probs=tf.nn.softmax(tf.cast(logits, tf.float32)))
 
 
 # ---- multi-label: exact metrics over gathered scores (host side, NumPy) ---------------------------

@@ -18,6 +18,7 @@ import tensorflow as tf
 from kclass.engine import checkpoints
 from kclass.engine.progress import Progress
 from kclass.engine.strategy import is_chief, task_id
+from kclass.engine.summary_hooks import SummaryHooks
 from kclass.engine.task import Task
 from kclass.errors import DataError, UserError
 from kclass.models.fold_batch_norm import fold_batch_norms, refold
@@ -157,9 +158,12 @@ class Trainer:
 
     Build model and optimizer inside `strategy.scope()`.
     `saved_model` is what best_model holds (the student of a distiller; the model itself otherwise).
+    `summaries`: TensorBoard images and tables beyond the scalars (the evaluation rows they read are
+    `task.collect`'s).
     """
 
-    def __init__(self, model, optimizer, task: Task, strategy, run_dir: str, loop: LoopConfig, saved_model=None):
+    def __init__(self, model, optimizer, task: Task, strategy, run_dir: str, loop: LoopConfig, saved_model=None,
+                 summaries: Optional[SummaryHooks] = None):
         self.model = model
         self.optimizer = optimizer
         self.task = task
@@ -167,6 +171,7 @@ class Trainer:
         self.run_dir = run_dir
         self.loop = loop
         self.saved_model = saved_model or model
+        self.summaries = summaries or SummaryHooks()
         self.chief = is_chief(strategy)
         with strategy.scope():
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
@@ -251,6 +256,8 @@ class Trainer:
             return {}
         dataset = self.strategy.distribute_datasets_from_function(
             lambda ctx: train_dataset_fn(start, ctx))
+        if start == 0 and self.summaries.first_batch is not None:
+            self._first_batch_summary(dataset, writers)
         iterator = iter(dataset)
         step, last_eval = start, {}
         epoch_sums = {}  # this epoch's raw training sums (from the resume point when resumed mid-epoch)
@@ -283,6 +290,9 @@ class Trainer:
                     epoch % loop.eval_every_epochs == 0 or step == loop.total_steps):
                 last_eval = epoch_eval = self.evaluate(eval_dataset_fn)
                 self._scalars(writers, "eval", step, last_eval)
+                if writers and self.summaries.eval_rows is not None:
+                    with writers["eval"].as_default():
+                        self.summaries.eval_rows(self._evaluator.rows, step)
                 progress.message(f"eval epoch {epoch}: " + " ".join(f"{k} {v:.4g}" for k, v in last_eval.items()))
                 self._maybe_save_best(last_eval, epoch, step)
             if epoch_end:
@@ -327,6 +337,19 @@ class Trainer:
                 checkpoints.save_best(self.saved_model, os.path.join(self.run_dir, "best_model"),
                                       dict(metric=name, value=value, epoch=epoch, step=step,
                                            metrics={k: float(v) for k, v in metrics.items()}))
+
+    def _first_batch_summary(self, dataset, writers):
+        """Hands the stream's first batch to `summaries.first_batch` (the chief's writer, step 0).
+
+        A second iterator over the same distributed dataset replays step 0 exactly (the stream is
+        seed-determined) without re-building the pipeline; every worker takes it, as fetching a batch
+        of a distributed dataset may involve the other workers.
+        """
+        images, _ = next(iter(dataset))
+        if writers:
+            local = np.concatenate([np.asarray(x) for x in self.strategy.experimental_local_results(images)])
+            with writers["train"].as_default():
+                self.summaries.first_batch(local, 0)
 
     def _writers(self):
         if not self.chief:

@@ -16,10 +16,11 @@ def short(name: str, chars: int = NAME_CHARS) -> str:
     return name if len(name) <= chars else name[:chars - 1] + "…"
 
 
-def save(fig: Figure, path: str, dpi: int = 100) -> Figure:
-    """Writes `fig` as PNG with the Agg canvas; returns it (tests read what was drawn)."""
+def save(fig: Figure, path, dpi: int = 100) -> Figure:
+    """Writes `fig` as PNG with the Agg canvas to `path` (a file name or a binary file object, e.g. the
+    io.BytesIO a TensorBoard image is made from); returns it (tests read what was drawn)."""
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=dpi)
+    fig.savefig(path, dpi=dpi, format="png")
     return fig
 
 

@@ -1,7 +1,8 @@
 """docs/quick_start.md runs: every block marked `<!-- kclass: run -->` is executed, in order.
 
 Only data paths, image sizes and epochs are rewritten: the commands run in a workspace holding a tiny
-CIFAR-100 / NUS-WIDE-SCENE layout and random-weight `.pdparams` files under the tutorial's names, with
+CIFAR-100 / NUS-WIDE-SCENE layout, a class-per-folder tree (`dataset/my_images`, for tools/make_lists.py)
+and random-weight `.pdparams` files under the tutorial's names, with
 EPOCHS=1, 32x32 images and batch 8. A command that stops working fails this test.
 """
 
@@ -78,6 +79,9 @@ def make_workspace(ws):
             lines.append(name + "\t" + ",".join(map(str, flags)) + "\n")
         (nus / f"multilabel_{split}_list.txt").write_text("".join(lines))
     (nus / "label_list.txt").write_text("".join(f"{i} scene{i}\n" for i in range(33)))
+    for name in ("bird", "cat", "dog"):  # "your own images", one folder per class, for tools/make_lists.py
+        for i in range(5):
+            _png(str(ws / "dataset" / "my_images" / name / f"{i}.png"), rng)
     from kclass import models
     from kclass.weights import mapping, pdparams
     os.makedirs(ws / "pretrained")
@@ -114,4 +118,10 @@ def test_quick_start_runs(tmp_path):
             ran += 1
     assert ran >= 12
     assert (ws / "mixup.png").is_file()
+    assert (ws / "dataset" / "my_images" / "label_list.txt").read_text() == "0 bird\n1 cat\n2 dog\n"
+    assert (ws / "output" / "my_images_check" / "class_counts.png").is_file()
+    for run, files in (("ResNet50_vd_CIFAR100_finetune", ("confusion_matrix.png", "most_confused.png")),
+                       ("ResNet50_vd_multilabel", ("pr_curves.png",))):
+        for name in files + ("per_class.csv", "report.json"):
+            assert (ws / "output" / run / "report" / name).is_file(), (run, name)
     assert list((ws / "serving" / "models" / "cifar100").glob("*/saved_model.pb"))

@@ -150,3 +150,32 @@ def test_folded_evaluation_follows_the_model_between_calls(demo_data):
         results.append(a["loss"])
     assert abs(results[1] - results[0]) > 1e-3  # the second eval saw the new weights
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in folded._net.layers)
+
+
+def test_summary_hooks_get_the_first_batch_of_a_fresh_run_only_and_every_evals_rows(demo_data, tmp_path):
+    from kclass.engine.summary_hooks import SummaryHooks
+    exp = _exp(demo_data, tmp_path, "hooks")
+    exp.val_data = DataConfig(source=f"{demo_data}/val_list.txt")
+    samples = experiment.read_split(exp, exp.train_data)
+    spe = pipeline.steps_per_epoch(len(samples), 8)
+    train_fn = lambda start, ctx: pipeline.train_dataset(exp.train_data, samples, 16, 8, 6, exp.seed, start, ctx)  # noqa: E731
+    val = experiment.read_split(exp, exp.val_data)
+    first, evals, results = [], [], []
+    for epochs in (1, 2):  # the second fit resumes from the first one's checkpoint
+        strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+        with strategy.scope():
+            model = small_cnn()
+        trainer = experiment.make_trainer(exp, strategy, spe, model=model)
+        trainer.summaries = SummaryHooks(first_batch=lambda images, step: first.append((images, step)),
+                                         eval_rows=lambda rows, step: evals.append((rows, step)))
+        trainer.loop = LoopConfig(epochs=epochs, steps_per_epoch=spe, global_batch=8, verbose=False)
+        results.append(trainer.fit(train_fn, experiment.eval_dataset_fn(exp, val)))
+    (images, step), = first  # not again on resume
+    expected, _ = next(iter(train_fn(0, None)))
+    assert step == 0
+    np.testing.assert_array_equal(images, expected.numpy())  # the batch step 1 trains on, augmented
+    assert [step for _, step in evals] == [spe, 2 * spe]
+    for (rows, _), result in zip(evals, results):
+        # Single-label training gathers each image's label and top-1: the confusion matrix's input.
+        np.testing.assert_array_equal(rows["labels"], val.labels)
+        assert np.mean(rows["labels"] == rows["pred"]) == pytest.approx(result["top1"])
