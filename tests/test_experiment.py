@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from kclass import experiment, optim
-from kclass.data import pipeline
+from kclass.data import lists, pipeline
 from kclass.data.demo import CLASSES
 from kclass.data.pipeline import DataConfig
 from kclass.errors import ConfigError
@@ -76,6 +76,19 @@ def _recipe(**changes):
     (dict(teacher="ResNet18_vd", distill_loss="mse"), "DISTILL_LOSS='mse': expected one of"),
     (dict(hard_label_weight=-1), "HARD_LABEL_WEIGHT (Experiment.hard_label_weight) = -1"),
     (dict(pos_weight=[1.0, 2.0]), "Experiment.pos_weight = [1.0, 2.0]: expected 6 numbers > 0 (one per class)"),
+    (dict(class_weights=[1.0, 2.0]), "Experiment.class_weights = [1.0, 2.0]: expected 'balanced' or 6 numbers >= 0"),
+    (dict(class_weights=[1, -1, 1, 1, 1, 1]), "Experiment.class_weights = [1, -1, 1, 1, 1, 1]: expected"),
+    (dict(class_weights="inverse"), "Experiment.class_weights = 'inverse': expected 'balanced' or 6 numbers"),
+    (dict(class_weights="balanced", multilabel=True), "Experiment.class_weights = 'balanced': single-label recipes"),
+    (dict(class_weights=[1.0] * 6, teacher="ResNet18_vd"), "Experiment.class_weights = [1.0, 1.0, 1.0, 1.0, 1.0, "
+                                                          "1.0]: not with distillation"),
+    (dict(train_data=DataConfig(source="t.txt", sampling="oversample")),
+     "train/DataConfig.sampling = 'oversample': expected 'uniform' or 'balanced'"),
+    (dict(train_data=DataConfig(source="t.txt", sampling="balanced"), multilabel=True),
+     "train/DataConfig.sampling = 'balanced': single-label recipes only"),
+    (dict(train_data=DataConfig(source="t.txt", sampling="balanced"), teacher="ResNet18_vd"),
+     "train/DataConfig.sampling = 'balanced': not with distillation"),
+    (dict(val_data=DataConfig(source="v.txt", sampling="balanced")), "val/DataConfig.sampling = 'balanced'"),
     (dict(train_data=DataConfig(source="t.txt", scale=(0.0, 1.0))), "train/DataConfig.scale = (0.0, 1.0)"),
     (dict(train_data=DataConfig(source="t.txt", ratio=(2.0, 1.0))), "train/DataConfig.ratio = (2.0, 1.0)"),
     (dict(val_data=DataConfig(source="v.txt", resize_short=-36)), "val/DataConfig.resize_short = -36"),
@@ -87,6 +100,21 @@ def test_check_refuses_impossible_numbers_naming_macro_and_field(changes, messag
     with pytest.raises(ConfigError) as e:
         experiment.check(_recipe(**changes))
     assert str(e.value).startswith(message), str(e.value)
+
+
+def test_class_weights_weigh_the_training_loss_only():
+    exp = _recipe(num_classes=3, class_weights="balanced")
+    experiment.check(exp)
+    experiment.check(_recipe(class_weights=[0.0, 1.0, 2.0, 0.5, 1.0, 3.0]))
+    samples = lists.Samples(["x.png"] * 12, np.array([0] * 8 + [1] * 2 + [2] * 2), "t.txt")
+    weights = experiment.train_class_weights(exp, samples)
+    np.testing.assert_allclose(weights, [12 / (3 * 8), 12 / (3 * 2), 12 / (3 * 2)])
+    task = experiment.make_task(exp, weights)
+    labels, logits = tf.constant([0, 1]), tf.zeros([2, 3])
+    np.testing.assert_allclose(task.loss(labels, logits).numpy(), np.log(3) * np.array([0.5, 2.0]), rtol=1e-6)
+    np.testing.assert_allclose(task.eval_loss(labels, logits).numpy(), np.log(3) * np.ones(2), rtol=1e-6)
+    assert experiment.make_task(exp).eval_loss is None  # unweighted: evaluation reports `loss`
+    assert experiment.train_class_weights(_recipe(), samples) is None
 
 
 def test_a_three_class_recipe_reports_no_top5(demo_data, tmp_path):
