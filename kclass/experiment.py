@@ -332,6 +332,9 @@ def _check_balance(exp: Experiment) -> None:
             raise ConfigError(f"{name} = {value!r}: not with distillation (Experiment.teacher): the "
                               "student learns the teacher's outputs, not the labels")
     weights = exp.class_weights
+    if isinstance(weights, str) and weights == "balanced" and sampling == "balanced":
+        raise ConfigError("Experiment.class_weights = 'balanced' with train/DataConfig.sampling = 'balanced' "
+                          "corrects the imbalance twice (minority classes would outweigh the rest): choose one")
     if weights is None or (isinstance(weights, str) and weights == "balanced"):
         return
     ok = isinstance(weights, (list, tuple, np.ndarray))

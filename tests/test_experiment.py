@@ -89,6 +89,8 @@ def _recipe(**changes):
     (dict(train_data=DataConfig(source="t.txt", sampling="balanced"), teacher="ResNet18_vd"),
      "train/DataConfig.sampling = 'balanced': not with distillation"),
     (dict(val_data=DataConfig(source="v.txt", sampling="balanced")), "val/DataConfig.sampling = 'balanced'"),
+    (dict(train_data=DataConfig(source="t.txt", sampling="balanced"), class_weights="balanced"),
+     "Experiment.class_weights = 'balanced' with train/DataConfig.sampling = 'balanced' corrects the imbalance twice"),
     (dict(train_data=DataConfig(source="t.txt", scale=(0.0, 1.0))), "train/DataConfig.scale = (0.0, 1.0)"),
     (dict(train_data=DataConfig(source="t.txt", ratio=(2.0, 1.0))), "train/DataConfig.ratio = (2.0, 1.0)"),
     (dict(val_data=DataConfig(source="v.txt", resize_short=-36)), "val/DataConfig.resize_short = -36"),
