@@ -169,3 +169,57 @@ def test_report_rows_are_evaluations_own_with_padding_left_out(demo_data, tmp_pa
     assert [r["support"] for r in report["per_class"]] == [8] * 6
     for mistake in report["confident_mistakes"]:
         assert f"/val/{mistake['true']}/" in mistake["image"] and mistake["true"] != mistake["predicted"]
+
+
+# ---- class imbalance end to end --------------------------------------------------------------------
+
+def _overlapping_classes(root, seed, majority=400, ratio=10, val=300, size=8):
+    """Two classes of flat grey PNGs whose brightness overlaps, N(0.42, 0.1) and N(0.58, 0.1) (x 255):
+    `majority` train images of class 0, `majority / ratio` of class 1, `val` of each in val_list.txt.
+
+    An easy feature, uncertain classes, as in real data: trained on a 10:1 list, the plain recipe learns
+    the prior too and moves its boundary into the minority class (the Bayes rule for a 10:1 prior: mean
+    recall 0.62); the boundary that maximises the mean per-class recall lies midway (0.79). Flat images,
+    so the net cannot memorise its train images by their noise, which would undo any class weighting
+    (Byrd & Lipton, ICML 2019).
+    """
+    from PIL import Image
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True)
+    for split, counts in (("train", (majority, majority // ratio)), ("val", (val, val))):
+        lines = []
+        for label, count in enumerate(counts):
+            for i in range(count):
+                grey = np.clip(rng.normal((0.42, 0.58)[label], 0.1) * 255, 0, 255)
+                name = f"{split}_{label}_{i}.png"
+                Image.fromarray(np.full((size, size, 3), grey, np.uint8)).save(root / name)
+                lines.append(f"{name} {label}\n")
+        (root / f"{split}_list.txt").write_text("".join(lines))
+    return root
+
+
+def _imbalance_recipes(root, run_dir, seed):
+    """The plain recipe and its two cures, alike but for the cure."""
+    plain = experiment.Experiment(
+        model="ResNet18_vd", num_classes=2, image_size=8, batch_size=32, epochs=8, seed=seed, topk=1,
+        verbose=False, optimizer=optim.OptimizerConfig(lr=0.05),
+        train_data=DataConfig(source=str(root / "train_list.txt"), data_root=str(root), scale=(1, 1)),
+        val_data=DataConfig(source=str(root / "val_list.txt"), data_root=str(root)))
+    recipes = {"plain": plain, "class_weights": dataclasses.replace(plain, class_weights="balanced"),
+               "sampling": dataclasses.replace(plain, train_data=dataclasses.replace(plain.train_data,
+                                                                                       sampling="balanced"))}
+    return {name: dataclasses.replace(exp, model_dir=str(run_dir / name)) for name, exp in recipes.items()}
+
+
+def _macro_recalls(root, run_dir, seed):
+    # The validation set holds as many images of each class: its top-1 is the mean per-class recall.
+    return {name: experiment.train(exp)["top1"] for name, exp in _imbalance_recipes(root, run_dir, seed).items()}
+
+
+@pytest.mark.slow
+def test_class_weights_and_balanced_sampling_each_raise_macro_recall_on_a_10_to_1_set(tmp_path):
+    """Mean per-class recall over seeds 1-5: plain 0.625-0.648, class_weights='balanced' 0.753-0.793,
+    sampling='balanced' 0.752-0.788 (seed 1: 0.628, 0.753, 0.752). A cure that did nothing would train
+    exactly the plain run, and fail."""
+    recall = _macro_recalls(_overlapping_classes(tmp_path / "data", seed=1), tmp_path, seed=1)
+    assert recall["class_weights"] > recall["plain"] + 0.05 and recall["sampling"] > recall["plain"] + 0.05, recall
