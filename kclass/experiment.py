@@ -9,14 +9,14 @@ import math
 import os
 import re
 import sys
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence, Union
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kclass import losses, metrics, models, optim
-from kclass.data import lists, pipeline, scan
+from kclass.data import balance, lists, pipeline, scan
 from kclass.data.pipeline import DataConfig
 from kclass.engine import checkpoints
 from kclass.engine.strategy import is_chief
@@ -53,6 +53,10 @@ class Experiment:
     multilabel: bool = False  # lists `path<TAB>0,1,...`; sigmoid BCE, mAP/AUC, per-class thresholds
     label_smoothing: float = 0.0
     pos_weight: Optional[Sequence[float]] = None  # multi-label: weight of positives per class [C]
+    # Single-label: the training CE's weight per class [C], or 'balanced' (inverse class frequency of the
+    # train list, mean 1 over its images: `balance.balanced_weights`); `train` resolves it. Evaluation's
+    # loss is not weighted. The other cure for imbalance: train/DataConfig.sampling = 'balanced'.
+    class_weights: Optional[Union[str, Sequence[float]]] = None
     topk: int = 5
     best_metric: str = "top1"
     prepare: Optional[Callable[[], Any]] = None  # run once before reading data (e.g. make the demo set)
@@ -147,14 +151,17 @@ def read_split(exp: Experiment, cfg: DataConfig, check_files: bool = True) -> li
                               allow_unlabeled=unlabeled, check_files=check_files)
 
 
-def make_task(exp: Experiment) -> Task:
-    """Single-label: softmax CE and top-k (no train top-k under a mix op, as PaddleClas).
+def make_task(exp: Experiment, class_weights: Optional[Sequence[float]] = None) -> Task:
+    """Single-label: softmax CE and top-k (no train top-k under a mix op, as PaddleClas); `class_weights`
+    [C] (see `train_class_weights`) weigh the training CE, evaluation reports the plain one.
 
     Multi-label: sigmoid BCE; hamming loss / label accuracy as sums, and mAP, AUC, P/R/F1 exactly
     from the gathered sigmoid scores.
 
     Distillation: see `distill_task`.
     """
+    if class_weights is not None and (exp.teacher or exp.multilabel):
+        raise ConfigError("class weights are for single-label recipes without a teacher")
     if exp.teacher:
         return distill_task(exp)
     if exp.multilabel:
@@ -166,8 +173,29 @@ def make_task(exp: Experiment) -> Task:
             summarize=lambda rows: _scalars(metrics.multilabel_report(rows["labels"], rows["scores"])))
     topk = metrics.topk_sums(metrics.topk_ks(exp.topk, exp.num_classes))
     mixed = exp.train_data is not None and exp.train_data.mix_op is not None
-    return Task(loss=lambda labels, logits: losses.softmax_cross_entropy(labels, logits, exp.label_smoothing),
-                eval_sums=topk, train_sums=None if mixed else topk)
+    weights = None if class_weights is None else np.asarray(class_weights, np.float32)
+    return Task(loss=lambda labels, logits: losses.softmax_cross_entropy(labels, logits, exp.label_smoothing, weights),
+                eval_sums=topk, train_sums=None if mixed else topk,
+                eval_loss=None if weights is None else make_task(exp).loss)
+
+
+def train_class_weights(exp: Experiment, train_samples: lists.Samples) -> Optional[np.ndarray]:
+    """The training CE's class weights float [C] for `exp.class_weights` (None: unweighted).
+
+    'balanced' is computed from `train_samples`, the images training will really see.
+    """
+    if exp.class_weights is None:
+        return None
+    if isinstance(exp.class_weights, str):
+        return balance.balanced_weights(train_samples.labels, exp.num_classes)
+    return np.asarray(exp.class_weights, np.float64)
+
+
+def _describe_weights(weights: np.ndarray) -> str:
+    present = weights[weights > 0]
+    empty = np.flatnonzero(weights == 0)
+    return (f"class weights from {present.min():.3g} to {present.max():.3g}"
+            + (f"; {len(empty)} class(es) weigh 0: {empty.tolist()[:10]}" if len(empty) else ""))
 
 
 def distill_task(exp: Experiment) -> Task:
@@ -202,8 +230,12 @@ def eval_dataset_fn(exp: Experiment, samples: lists.Samples) -> Callable:
     return lambda ctx: pipeline.eval_dataset(exp.val_data, samples, exp.image_size, _eval_batch(exp), ctx)
 
 
-def make_trainer(exp: Experiment, strategy, steps_per_epoch: int, model=None) -> Trainer:
-    """Model, schedule and optimizer under `strategy.scope()`, in a Trainer for `exp.model_dir`."""
+def make_trainer(exp: Experiment, strategy, steps_per_epoch: int, model=None,
+                 class_weights: Optional[Sequence[float]] = None) -> Trainer:
+    """Model, schedule and optimizer under `strategy.scope()`, in a Trainer for `exp.model_dir`.
+
+    `class_weights` [C]: the training CE's (`train_class_weights` resolves the recipe's).
+    """
     with strategy.scope():
         model = model or (build_distiller(exp) if exp.teacher else build_model(exp))
         schedule = optim.build_schedule(exp.optimizer, exp.batch_size, steps_per_epoch, exp.epochs)
@@ -215,7 +247,7 @@ def make_trainer(exp: Experiment, strategy, steps_per_epoch: int, model=None) ->
                       steps_per_loop=exp.steps_per_loop, checkpoint_every_steps=exp.checkpoint_every_steps,
                       keep_checkpoints=exp.keep_checkpoints, best_metric=exp.best_metric, verbose=exp.verbose,
                       eval_folded=exp.eval_folded)
-    task = make_task(exp)
+    task = make_task(exp, class_weights)
     if task.collect is None:  # single-label: each image's label and top-1 for the confusion matrix summary
         task = dataclasses.replace(task, collect=metrics.predicted_classes)
     # A distiller's checkpoints hold the pair (resume); best_model holds the student alone.
@@ -297,12 +329,44 @@ def check(exp: Experiment) -> None:
         weights = list(exp.pos_weight)
         _expect(len(weights) == exp.num_classes and all(_is_number(w) and w > 0 for w in weights),
                 "Experiment.pos_weight", exp.pos_weight, f"{exp.num_classes} numbers > 0 (one per class)")
+    _check_balance(exp)
     if exp.train_data is not None:
         scale, ratio = exp.train_data.scale, exp.train_data.ratio
         _expect(_is_pair(scale) and 0 < scale[0] <= scale[1] <= 1, "train/DataConfig.scale", scale,
                 "(low, high) with 0 < low <= high <= 1")
         _expect(_is_pair(ratio) and 0 < ratio[0] <= ratio[1], "train/DataConfig.ratio", ratio,
                 "(low, high) with 0 < low <= high")
+
+
+def _check_balance(exp: Experiment) -> None:
+    """Class weights and balanced sampling: single-label recipes without a teacher only."""
+    sampling = exp.train_data.sampling if exp.train_data is not None else "uniform"
+    _expect(sampling in pipeline.SAMPLINGS, "train/DataConfig.sampling", sampling,
+            " or ".join(repr(s) for s in pipeline.SAMPLINGS))
+    if exp.val_data is not None:
+        _expect(exp.val_data.sampling == "uniform", "val/DataConfig.sampling", exp.val_data.sampling,
+                "'uniform' (evaluation reads every image once)")
+    for name, value, used in (("Experiment.class_weights", exp.class_weights, exp.class_weights is not None),
+                              ("train/DataConfig.sampling", sampling, sampling != "uniform")):
+        if not used:
+            continue
+        if exp.multilabel:
+            raise ConfigError(f"{name} = {value!r}: single-label recipes only (multi-label ones weigh "
+                              "positives per class with Experiment.pos_weight)")
+        if exp.teacher:
+            raise ConfigError(f"{name} = {value!r}: not with distillation (Experiment.teacher): the "
+                              "student learns the teacher's outputs, not the labels")
+    weights = exp.class_weights
+    if isinstance(weights, str) and weights == "balanced" and sampling == "balanced":
+        raise ConfigError("Experiment.class_weights = 'balanced' with train/DataConfig.sampling = 'balanced' "
+                          "corrects the imbalance twice (minority classes would outweigh the rest): choose one")
+    if weights is None or (isinstance(weights, str) and weights == "balanced"):
+        return
+    ok = isinstance(weights, (list, tuple, np.ndarray))
+    weights = list(weights) if ok else []
+    _expect(ok and len(weights) == exp.num_classes and all(_is_number(w) and w >= 0 for w in weights)
+            and sum(weights) > 0, "Experiment.class_weights", exp.class_weights,
+            f"'balanced' or {exp.num_classes} numbers >= 0, not all 0 (one per class)")
 
 
 def _is_int(value) -> bool:
@@ -335,7 +399,10 @@ def train(exp: Experiment, strategy=None) -> Dict[str, float]:
         val_samples = val_samples and drop_undecodable(val_samples, exp.model_dir, "val")
     spe = pipeline.steps_per_epoch(len(train_samples), exp.batch_size, strategy.num_replicas_in_sync,
                                    exp.train_data.drop_last)
-    trainer = make_trainer(exp, strategy, spe)
+    class_weights = train_class_weights(exp, train_samples)
+    trainer = make_trainer(exp, strategy, spe, class_weights=class_weights)
+    if class_weights is not None and exp.verbose and trainer.chief:
+        print(f"Experiment.class_weights={exp.class_weights!r}: {_describe_weights(class_weights)}", flush=True)
     os.makedirs(exp.model_dir, exist_ok=True)
     train_fn = lambda start, ctx: pipeline.train_dataset(  # noqa: E731
         exp.train_data, train_samples, exp.image_size, exp.batch_size, exp.num_classes, exp.seed, start, ctx)

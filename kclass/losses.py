@@ -3,19 +3,28 @@
 import tensorflow as tf
 
 
-def softmax_cross_entropy(labels, logits, label_smoothing=0.0):
+def softmax_cross_entropy(labels, logits, label_smoothing=0.0, class_weights=None):
     """CE per example [N]. `labels`: int ids [N] or soft/one-hot targets [N, C]; logits [N, C].
 
     PaddleClas smoothing: target * (1 - eps) + eps / C. Computed in float32 whatever the logits' dtype.
+    `class_weights` [C] scales each example's CE by its class's weight; a soft target y (Mixup,
+    CutMix) by its expected weight sum_c y_c w_c. The weight is read from the target before
+    smoothing: smoothing regularises the target, it does not move the image into other classes.
+    The engine divides the sum over the batch by the number of images N, not by the weights' sum
+    (PyTorch's CrossEntropyLoss(weight=) divides hard labels by the weight sum, soft ones by N): a
+    batch's weight sum depends on which classes it drew and would need its own all-reduce across
+    replicas; with weights whose mean over the train images is 1 ('balanced') the sum is N on average.
     """
     logits = tf.cast(logits, tf.float32)
     num_classes = tf.shape(logits)[-1]
     if labels.shape.rank == 1:
         labels = tf.one_hot(tf.cast(labels, tf.int32), num_classes)
     labels = tf.cast(labels, tf.float32)
+    weights = None if class_weights is None else tf.linalg.matvec(labels, tf.constant(class_weights, tf.float32))
     if label_smoothing:
         labels = labels * (1.0 - label_smoothing) + label_smoothing / tf.cast(num_classes, tf.float32)
-    return tf.nn.softmax_cross_entropy_with_logits(labels, logits)
+    loss = tf.nn.softmax_cross_entropy_with_logits(labels, logits)
+    return loss if weights is None else loss * weights
 
 
 def sigmoid_cross_entropy(labels, logits, label_smoothing=0.0, pos_weight=None):

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from kclass import experiment, optim
-from kclass.data import pipeline
+from kclass.data import lists, pipeline
 from kclass.data.demo import CLASSES
 from kclass.data.pipeline import DataConfig
 from kclass.errors import ConfigError
@@ -76,6 +76,21 @@ def _recipe(**changes):
     (dict(teacher="ResNet18_vd", distill_loss="mse"), "DISTILL_LOSS='mse': expected one of"),
     (dict(hard_label_weight=-1), "HARD_LABEL_WEIGHT (Experiment.hard_label_weight) = -1"),
     (dict(pos_weight=[1.0, 2.0]), "Experiment.pos_weight = [1.0, 2.0]: expected 6 numbers > 0 (one per class)"),
+    (dict(class_weights=[1.0, 2.0]), "Experiment.class_weights = [1.0, 2.0]: expected 'balanced' or 6 numbers >= 0"),
+    (dict(class_weights=[1, -1, 1, 1, 1, 1]), "Experiment.class_weights = [1, -1, 1, 1, 1, 1]: expected"),
+    (dict(class_weights="inverse"), "Experiment.class_weights = 'inverse': expected 'balanced' or 6 numbers"),
+    (dict(class_weights="balanced", multilabel=True), "Experiment.class_weights = 'balanced': single-label recipes"),
+    (dict(class_weights=[1.0] * 6, teacher="ResNet18_vd"), "Experiment.class_weights = [1.0, 1.0, 1.0, 1.0, 1.0, "
+                                                          "1.0]: not with distillation"),
+    (dict(train_data=DataConfig(source="t.txt", sampling="oversample")),
+     "train/DataConfig.sampling = 'oversample': expected 'uniform' or 'balanced'"),
+    (dict(train_data=DataConfig(source="t.txt", sampling="balanced"), multilabel=True),
+     "train/DataConfig.sampling = 'balanced': single-label recipes only"),
+    (dict(train_data=DataConfig(source="t.txt", sampling="balanced"), teacher="ResNet18_vd"),
+     "train/DataConfig.sampling = 'balanced': not with distillation"),
+    (dict(val_data=DataConfig(source="v.txt", sampling="balanced")), "val/DataConfig.sampling = 'balanced'"),
+    (dict(train_data=DataConfig(source="t.txt", sampling="balanced"), class_weights="balanced"),
+     "Experiment.class_weights = 'balanced' with train/DataConfig.sampling = 'balanced' corrects the imbalance twice"),
     (dict(train_data=DataConfig(source="t.txt", scale=(0.0, 1.0))), "train/DataConfig.scale = (0.0, 1.0)"),
     (dict(train_data=DataConfig(source="t.txt", ratio=(2.0, 1.0))), "train/DataConfig.ratio = (2.0, 1.0)"),
     (dict(val_data=DataConfig(source="v.txt", resize_short=-36)), "val/DataConfig.resize_short = -36"),
@@ -87,6 +102,21 @@ def test_check_refuses_impossible_numbers_naming_macro_and_field(changes, messag
     with pytest.raises(ConfigError) as e:
         experiment.check(_recipe(**changes))
     assert str(e.value).startswith(message), str(e.value)
+
+
+def test_class_weights_weigh_the_training_loss_only():
+    exp = _recipe(num_classes=3, class_weights="balanced")
+    experiment.check(exp)
+    experiment.check(_recipe(class_weights=[0.0, 1.0, 2.0, 0.5, 1.0, 3.0]))
+    samples = lists.Samples(["x.png"] * 12, np.array([0] * 8 + [1] * 2 + [2] * 2), "t.txt")
+    weights = experiment.train_class_weights(exp, samples)
+    np.testing.assert_allclose(weights, [12 / (3 * 8), 12 / (3 * 2), 12 / (3 * 2)])
+    task = experiment.make_task(exp, weights)
+    labels, logits = tf.constant([0, 1]), tf.zeros([2, 3])
+    np.testing.assert_allclose(task.loss(labels, logits).numpy(), np.log(3) * np.array([0.5, 2.0]), rtol=1e-6)
+    np.testing.assert_allclose(task.eval_loss(labels, logits).numpy(), np.log(3) * np.ones(2), rtol=1e-6)
+    assert experiment.make_task(exp).eval_loss is None  # unweighted: evaluation reports `loss`
+    assert experiment.train_class_weights(_recipe(), samples) is None
 
 
 def test_a_three_class_recipe_reports_no_top5(demo_data, tmp_path):
@@ -139,3 +169,57 @@ def test_report_rows_are_evaluations_own_with_padding_left_out(demo_data, tmp_pa
     assert [r["support"] for r in report["per_class"]] == [8] * 6
     for mistake in report["confident_mistakes"]:
         assert f"/val/{mistake['true']}/" in mistake["image"] and mistake["true"] != mistake["predicted"]
+
+
+# ---- class imbalance end to end --------------------------------------------------------------------
+
+def _overlapping_classes(root, seed, majority=400, ratio=10, val=300, size=8):
+    """Two classes of flat grey PNGs whose brightness overlaps, N(0.42, 0.1) and N(0.58, 0.1) (x 255):
+    `majority` train images of class 0, `majority / ratio` of class 1, `val` of each in val_list.txt.
+
+    An easy feature, uncertain classes, as in real data: trained on a 10:1 list, the plain recipe learns
+    the prior too and moves its boundary into the minority class (the Bayes rule for a 10:1 prior: mean
+    recall 0.62); the boundary that maximises the mean per-class recall lies midway (0.79). Flat images,
+    so the net cannot memorise its train images by their noise, which would undo any class weighting
+    (Byrd & Lipton, ICML 2019).
+    """
+    from PIL import Image
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True)
+    for split, counts in (("train", (majority, majority // ratio)), ("val", (val, val))):
+        lines = []
+        for label, count in enumerate(counts):
+            for i in range(count):
+                grey = np.clip(rng.normal((0.42, 0.58)[label], 0.1) * 255, 0, 255)
+                name = f"{split}_{label}_{i}.png"
+                Image.fromarray(np.full((size, size, 3), grey, np.uint8)).save(root / name)
+                lines.append(f"{name} {label}\n")
+        (root / f"{split}_list.txt").write_text("".join(lines))
+    return root
+
+
+def _imbalance_recipes(root, run_dir, seed):
+    """The plain recipe and its two cures, alike but for the cure."""
+    plain = experiment.Experiment(
+        model="ResNet18_vd", num_classes=2, image_size=8, batch_size=32, epochs=8, seed=seed, topk=1,
+        verbose=False, optimizer=optim.OptimizerConfig(lr=0.05),
+        train_data=DataConfig(source=str(root / "train_list.txt"), data_root=str(root), scale=(1, 1)),
+        val_data=DataConfig(source=str(root / "val_list.txt"), data_root=str(root)))
+    recipes = {"plain": plain, "class_weights": dataclasses.replace(plain, class_weights="balanced"),
+               "sampling": dataclasses.replace(plain, train_data=dataclasses.replace(plain.train_data,
+                                                                                       sampling="balanced"))}
+    return {name: dataclasses.replace(exp, model_dir=str(run_dir / name)) for name, exp in recipes.items()}
+
+
+def _macro_recalls(root, run_dir, seed):
+    # The validation set holds as many images of each class: its top-1 is the mean per-class recall.
+    return {name: experiment.train(exp)["top1"] for name, exp in _imbalance_recipes(root, run_dir, seed).items()}
+
+
+@pytest.mark.slow
+def test_class_weights_and_balanced_sampling_each_raise_macro_recall_on_a_10_to_1_set(tmp_path):
+    """Mean per-class recall over seeds 1-5: plain 0.50-0.65, class_weights='balanced' 0.75-0.80,
+    sampling='balanced' 0.77-0.80, each cure at least 0.14 above plain (seed 1: 0.500, 0.765, 0.768).
+    A cure that did nothing would train exactly the plain run, and fail."""
+    recall = _macro_recalls(_overlapping_classes(tmp_path / "data", seed=1), tmp_path, seed=1)
+    assert recall["class_weights"] > recall["plain"] + 0.05 and recall["sampling"] > recall["plain"] + 0.05, recall

@@ -93,3 +93,33 @@ def test_distillation_loss_kinds():
                                losses.kl_divergence(s, t, 2.0).numpy())
     with pytest.raises(ValueError, match="distillation loss 'mse'"):
         losses.distillation_loss(None, s, t, "mse")
+
+
+def _ce(targets, logits):
+    z = logits.astype(np.float64)
+    log_p = z - z.max(-1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(-1, keepdims=True))
+    return -(targets * log_p).sum(-1)
+
+
+def test_class_weights_scale_each_images_ce_by_its_classs_weight():
+    logits, _ = _logits(5, n=4, c=3)
+    weights = np.array([0.5, 2.0, 1.0])
+    labels = np.array([0, 1, 2, 1])
+    got = losses.softmax_cross_entropy(tf.constant(labels), logits, class_weights=weights).numpy()
+    np.testing.assert_allclose(got, weights[labels] * _ce(np.eye(3)[labels], logits), rtol=1e-5)
+    # PyTorch's CrossEntropyLoss(weight=w, reduction='sum') per image: w_y * CE; kclass divides by N.
+    np.testing.assert_allclose(got.sum(), (weights[labels] * _ce(np.eye(3)[labels], logits)).sum(), rtol=1e-5)
+
+
+def test_class_weights_with_mixed_targets_and_smoothing_use_the_expected_weight():
+    logits, _ = _logits(6, n=3, c=3)
+    weights = np.array([0.5, 2.0, 1.0])
+    mixed = np.array([[0.3, 0.7, 0.0], [1.0, 0.0, 0.0], [0.0, 0.4, 0.6]], np.float32)  # Mixup/CutMix targets
+    smoothed = mixed * 0.9 + 0.1 / 3
+    got = losses.softmax_cross_entropy(tf.constant(mixed), logits, 0.1, weights).numpy()
+    # The weight is the unsmoothed target's: row 0 weighs 0.3 * 0.5 + 0.7 * 2 = 1.55.
+    np.testing.assert_allclose(got, (mixed @ weights) * _ce(smoothed, logits), rtol=1e-5)
+    unweighted = losses.softmax_cross_entropy(tf.constant(mixed), logits, 0.1).numpy()
+    np.testing.assert_allclose(losses.softmax_cross_entropy(tf.constant(mixed), logits, 0.1, np.ones(3)).numpy(),
+                               unweighted, rtol=1e-6)

@@ -1,6 +1,7 @@
 """Validated samples -> tf.data pipelines for training and evaluation.
 
-Training is one endless, resumable stream: epoch `e` visits a permutation drawn from (SEED, e), every
+Training is one endless, resumable stream: epoch `e` visits a permutation drawn from (SEED, e) (or, with
+`sampling='balanced'`, a class-balanced draw of as many images, from the same seed), every
 image's random crop/flip is drawn from (SEED, its position in the stream), and every batch op from
 (SEED, step). Starting at step k therefore reproduces exactly what an uninterrupted run sees at step k,
 which is what makes resume-after-kill lossless, on any number of replicas or workers.
@@ -13,11 +14,12 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from kclass.data import decoded_cache, transforms
+from kclass.data import balance, decoded_cache, transforms
 from kclass.data.lists import Samples
 from kclass.errors import ConfigError, DataError
 
 AUTOTUNE = tf.data.AUTOTUNE
+SAMPLINGS = ("uniform", "balanced")
 
 
 @dataclasses.dataclass
@@ -45,6 +47,9 @@ class DataConfig:
     # Training: decode every image once and keep the uint8 pixels in memory when they fit this many MB
     # (0: read and decode the files every epoch). Same stream either way (`decoded_cache`).
     cache_mb: float = 0.0
+    # Training: 'uniform' visits every image once per epoch; 'balanced' (single-label) draws as many
+    # images with every class equally often (`balance.balanced_draw`): minority images repeat.
+    sampling: str = "uniform"
 
 
 def _options():
@@ -114,11 +119,11 @@ def train_dataset(cfg: DataConfig, samples: Samples, image_size: int, global_bat
     seed = int(seed)
     start_epoch, offset = divmod(int(start_step), spe)
     multilabel = samples.labels.ndim == 2
+    epoch_order = _epoch_order(cfg.sampling, samples)
 
     def epoch_elements(epoch):
         # (batch key, stream position, image index) for each image of this pipeline's batches.
-        order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64),
-                                                         seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+        order = epoch_order(tf.stack([tf.constant(seed, tf.int64), epoch]))
         first = tf.where(epoch == start_epoch, tf.constant(offset * local, tf.int64), tf.constant(0, tf.int64))
         in_epoch = tf.ragged.range(starts[first:], starts[first:] + sizes[first:])
         keys = epoch * spe * local + first + in_epoch.value_rowids()
@@ -165,6 +170,19 @@ def train_dataset(cfg: DataConfig, samples: Samples, image_size: int, global_bat
 
     ds = ds.map(batch_ops, num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE).with_options(_options())
+
+
+def _epoch_order(sampling, samples):
+    """seed int64 [2] -> the image indices int64 [N] of one epoch, a pure function of the seed."""
+    if sampling == "uniform":
+        indices = tf.range(len(samples), dtype=tf.int64)
+        return lambda seed: tf.random.experimental.stateless_shuffle(indices, seed=seed)
+    if sampling != "balanced":
+        raise ConfigError(f"train/DataConfig.sampling = {sampling!r}: expected one of {', '.join(SAMPLINGS)}")
+    if samples.labels.ndim != 1:
+        raise ConfigError("train/DataConfig.sampling = 'balanced' is for single-label lists "
+                          "(multi-label recipes weigh positives with Experiment.pos_weight)")
+    return balance.balanced_draw(samples.labels)
 
 
 def eval_dataset(cfg: DataConfig, samples: Samples, image_size: int, global_batch: int,

@@ -14,9 +14,12 @@ class Task:
     collect(labels, outputs) -> {name: [N, ...]}: gathered from every replica and worker for metrics
       that do not decompose into sums (mAP, AUC); `summarize({name: ndarray}) -> {metric: float}`
       computes them on the host, padding rows already removed.
+    eval_loss: the loss evaluation reports, when it is not the one training minimises (None: `loss`);
+      PaddleClas configures its Train and Eval losses apart too (class weights weigh training only).
     """
     loss: Callable
     eval_sums: Callable
     train_sums: Optional[Callable] = None
     collect: Optional[Callable] = None
     summarize: Optional[Callable[[Dict], Dict[str, float]]] = None
+    eval_loss: Optional[Callable] = None

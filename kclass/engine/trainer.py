@@ -117,7 +117,8 @@ class Evaluator:
         outputs = self._net(images, training=False)
         sums = self.task.eval_sums(labels, outputs, weights)
         sums["count"] = tf.reduce_sum(weights)
-        sums["loss"] = tf.reduce_sum(self.task.loss(labels, outputs) * weights)
+        loss = self.task.eval_loss or self.task.loss
+        sums["loss"] = tf.reduce_sum(loss(labels, outputs) * weights)
         rows = dict(self.task.collect(labels, outputs)) if self.task.collect else {}
         if index is not None:  # a 4th batch element: each row's position in the eval list [b]
             rows["index"] = index

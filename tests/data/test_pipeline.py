@@ -15,8 +15,9 @@ def _take(ds, n):
     return [(x.numpy(), y.numpy()) for x, y in ds.take(n)]
 
 
-def test_stream_from_step_k_equals_uninterrupted_stream(demo_data):
-    samples, cfg = _samples(demo_data), DataConfig()
+@pytest.mark.parametrize("sampling", ["uniform", "balanced"])
+def test_stream_from_step_k_equals_uninterrupted_stream(demo_data, sampling):
+    samples, cfg = _samples(demo_data), DataConfig(sampling=sampling)
     spe = pipeline.steps_per_epoch(len(samples), 16)  # 144 images -> 9 steps; crosses an epoch below
     full = _take(pipeline.train_dataset(cfg, samples, 16, 16, 6, seed=5), spe + 3)
     resumed = _take(pipeline.train_dataset(cfg, samples, 16, 16, 6, seed=5, start_step=spe - 1), 4)
@@ -33,6 +34,39 @@ def test_each_epoch_is_a_permutation(demo_data):
     spe = len(samples) // 16
     labels = np.concatenate([y for _, y in _take(ds, spe)])
     np.testing.assert_array_equal(np.bincount(labels, minlength=6), np.bincount(samples.labels, minlength=6))
+
+
+def _imbalanced(demo_data):
+    """The demo train split cut to 24 images of class 0 and 2 of each other class (ratio 12)."""
+    samples = _samples(demo_data)
+    rank = np.array([np.sum(samples.labels[:i] == label) for i, label in enumerate(samples.labels)])
+    keep = np.flatnonzero((samples.labels == 0) | (rank < 2))
+    assert np.array_equal(np.bincount(samples.labels[keep]), [24, 2, 2, 2, 2, 2])
+    return lists.Samples([samples.paths[i] for i in keep], samples.labels[keep], samples.source)
+
+
+def test_balanced_sampling_draws_every_class_equally_each_epoch_and_resumes_exactly(demo_data):
+    samples = _imbalanced(demo_data)  # 34 images at batch 8: 5 steps, the last of 2 images
+    cfg = DataConfig(scale=(1, 1), ratio=(1, 1), flip=False, sampling="balanced")
+    stream = _take(pipeline.train_dataset(cfg, samples, 16, 8, 6, seed=3), 15)
+    epochs = [np.concatenate([y for _, y in stream[e * 5:(e + 1) * 5]]) for e in range(3)]
+    for labels in epochs:
+        assert len(labels) == 34 and set(np.bincount(labels, minlength=6)) <= {5, 6}  # 34 = 6 x 5 + 4
+    assert not np.array_equal(epochs[0], epochs[1])
+    # A pure function of (seed, epoch): a stream started mid-epoch 1 (a resume) sees what this one saw.
+    resumed = _take(pipeline.train_dataset(cfg, samples, 16, 8, 6, seed=3, start_step=7), 8)
+    for (xa, ya), (xb, yb) in zip(stream[7:], resumed):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+
+
+def test_unknown_or_multi_label_balanced_sampling_is_refused(demo_data):
+    samples = _samples(demo_data)
+    with pytest.raises(ConfigError, match="train/DataConfig.sampling = 'balance': expected one of uniform, balanced"):
+        pipeline.train_dataset(DataConfig(sampling="balance"), samples, 16, 16, 6, seed=0)
+    multi = lists.Samples(samples.paths, np.eye(6, dtype=np.float32)[samples.labels], samples.source)
+    with pytest.raises(ConfigError, match="single-label"):
+        pipeline.train_dataset(DataConfig(sampling="balanced"), multi, 16, 16, 6, seed=0)
 
 
 def test_eval_set_is_padded_with_zero_weights(demo_data):
