@@ -40,7 +40,7 @@ def prediction_rows(labels, logits):
             "probs": tf.nn.softmax(logits)}
 
 
-# ---- multi-label: exact metrics over gathered scores (host side, NumPy) ---------------------------
+# ---- exact metrics over gathered probabilities and scores (host side, NumPy) ---------------------
 
 def _ranked_counts(y_true, scores):
     """Cumulative TP and FP at each distinct score, highest first (ties form one threshold)."""
@@ -50,6 +50,24 @@ def _ranked_counts(y_true, scores):
     tps = np.cumsum(y)[last_of_tie]
     fps = (last_of_tie + 1) - tps
     return tps, fps, s[last_of_tie]
+
+
+def fit_reject_threshold(probs, labels, target_precision):
+    """(threshold, precision, coverage) of the rule "unknown when max probability < threshold".
+
+    `probs` [N, C] softmax probabilities, `labels` [N] class ids. The threshold is the smallest max
+    probability t such that the accepted images (max probability >= t) have top-1 precision >=
+    `target_precision`; coverage is the fraction accepted. If no t reaches it, the t of the highest
+    precision (the lowest such t) is returned and the caller sees precision < target_precision.
+    """
+    probs = np.asarray(probs, np.float64)
+    correct = (np.argmax(probs, axis=1) == np.asarray(labels).reshape(-1)).astype(np.float64)
+    tps, fps, cut = _ranked_counts(correct, probs.max(axis=1))
+    precision = tps / (tps + fps)
+    reached = np.flatnonzero(precision >= target_precision)
+    # Cuts run from the highest score down: the last index is the lowest threshold.
+    best = reached[-1] if len(reached) else np.flatnonzero(precision == precision.max())[-1]
+    return float(cut[best]), float(precision[best]), float((tps[best] + fps[best]) / len(correct))
 
 
 def precision_recall_curve(y_true, scores):
