@@ -55,10 +55,13 @@ def _ranked_counts(y_true, scores):
 def fit_reject_threshold(probs, labels, target_precision):
     """(threshold, precision, coverage) of the rule "unknown when max probability < threshold".
 
-    `probs` [N, C] softmax probabilities, `labels` [N] class ids. The threshold is the smallest max
-    probability t such that the accepted images (max probability >= t) have top-1 precision >=
-    `target_precision`; coverage is the fraction accepted. If no t reaches it, the t of the highest
-    precision (the lowest such t) is returned and the caller sees precision < target_precision.
+    `probs` [N, C] softmax probabilities, `labels` [N] class ids. The accepted images (max probability
+    >= threshold) are the largest set, cut at a max probability, whose top-1 precision is >=
+    `target_precision`; coverage is the fraction accepted. If no cut reaches it, the largest set of
+    the highest precision is taken and the caller sees precision < target_precision. As in
+    `fit_thresholds`, the threshold sits halfway between the lowest accepted max probability and the
+    next lower one (1e-6 under it when all are accepted): the same decisions on this set, and a margin
+    for the few 1e-7 by which the served (BN-folded) model's probabilities differ.
     """
     probs = np.asarray(probs, np.float64)
     correct = (np.argmax(probs, axis=1) == np.asarray(labels).reshape(-1)).astype(np.float64)
@@ -67,7 +70,8 @@ def fit_reject_threshold(probs, labels, target_precision):
     reached = np.flatnonzero(precision >= target_precision)
     # Cuts run from the highest score down: the last index is the lowest threshold.
     best = reached[-1] if len(reached) else np.flatnonzero(precision == precision.max())[-1]
-    return float(cut[best]), float(precision[best]), float((tps[best] + fps[best]) / len(correct))
+    lower = cut[best + 1] if best + 1 < len(cut) else cut[best] - 1e-6
+    return float((cut[best] + lower) / 2), float(precision[best]), float((tps[best] + fps[best]) / len(correct))
 
 
 def precision_recall_curve(y_true, scores):
