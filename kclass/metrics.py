@@ -60,8 +60,8 @@ def fit_reject_threshold(probs, labels, target_precision):
     `target_precision`; coverage is the fraction accepted. If no cut reaches it, the largest set of
     the highest precision is taken and the caller sees precision < target_precision. As in
     `fit_thresholds`, the threshold sits halfway between the lowest accepted max probability and the
-    next lower one (1e-6 under it when all are accepted): the same decisions on this set, and a margin
-    for the few 1e-7 by which the served (BN-folded) model's probabilities differ.
+    next lower one (5e-5 under it when all are accepted): the same decisions on this set, and a margin
+    for the rounding by which the served (BN-folded) model's probabilities differ (seen: over 5e-7).
     """
     probs = np.asarray(probs, np.float64)
     correct = (np.argmax(probs, axis=1) == np.asarray(labels).reshape(-1)).astype(np.float64)
@@ -70,7 +70,7 @@ def fit_reject_threshold(probs, labels, target_precision):
     reached = np.flatnonzero(precision >= target_precision)
     # Cuts run from the highest score down: the last index is the lowest threshold.
     best = reached[-1] if len(reached) else np.flatnonzero(precision == precision.max())[-1]
-    lower = cut[best + 1] if best + 1 < len(cut) else cut[best] - 1e-6
+    lower = cut[best + 1] if best + 1 < len(cut) else cut[best] - 1e-4
     return float((cut[best] + lower) / 2), float(precision[best]), float((tps[best] + fps[best]) / len(correct))
 
 
@@ -117,7 +117,7 @@ def fit_thresholds(labels, scores, default=0.5):
         tps, fps, cut = _ranked_counts(labels[:, c], scores[:, c])
         f1 = 2 * tps / (2 * tps + fps + (positives - tps))
         best = int(np.argmax(f1))
-        lower = cut[best + 1] if best + 1 < len(cut) else cut[best] - 1e-6
+        lower = cut[best + 1] if best + 1 < len(cut) else cut[best] - 1e-4
         thresholds[c] = (cut[best] + lower) / 2
     # Saturated sigmoids give scores of exactly 0 or 1; a threshold must stay a probability.
     return np.clip(thresholds, 0.0, 1.0)
