@@ -65,7 +65,7 @@ def trained(tmp_path_factory):
     return params, str(work / "run" / "best_model"), data
 
 
-def _rates(results, data):
+def _rates(results):
     """Share of `unknown` answers among the known val images and among the unseen ones."""
     assert results and all("error" not in r and "unknown" in r for r in results), results[:2]
     unseen = [r["unknown"] for r in results if os.sep + "unseen" + os.sep in r["image"]]
@@ -97,26 +97,34 @@ def test_never_seen_class_comes_out_unknown(trained, tmp_path):
     local = run("predict", "--gin_file", DEMO, "--weights", best, *images, gin_params=params)
     assert local.returncode == 0, local.stderr[-3000:]
     results = last_json(local.stdout)["results"]
-    known_rate, unseen_rate = _rates(results, data)
+    known_rate, unseen_rate = _rates(results)
     # What the fit promises on the split it was fitted on: 1 - coverage of the known images refused.
     assert known_rate == pytest.approx(1 - fit["coverage"], abs=1.5 / 96)
     print(f"unknown: {unseen_rate:.3f} of never-seen images, {known_rate:.3f} of known val images")
     assert unseen_rate >= 0.6 and unseen_rate >= known_rate + 0.4
 
     export = run("export", "--gin_file", DEMO, "--weights", best, "--export_dir", str(tmp_path / "models" / "colours"),
-                 "--json", gin_params=params)
+                 "--onnx", "--json", gin_params=params)
     assert export.returncode == 0, export.stderr[-3000:]
+    info = json.load(open(os.path.join(last_json(export.stdout)["path"], "assets.extra", "kclass.json")))
+    assert info["reject_threshold"] == fit["reject_threshold"] and "reject_threshold" in info["onnx"]["unknown"]
     saved = run("predict", "--saved_model", str(tmp_path / "models" / "colours"), *images)
     assert saved.returncode == 0, saved.stderr[-3000:]
     assert [r["unknown"] for r in last_json(saved.stdout)["results"]] == [r["unknown"] for r in results]
     text = run("predict", "--saved_model", str(tmp_path / "models" / "colours"), "--list", str(listing),
                "--data_root", data)
+    assert text.returncode == 0, text.stderr[-3000:]
     lines = text.stdout.strip().splitlines()
     assert [line.split("  ")[1] == "unknown" for line in lines] == [r["unknown"] for r in results]
+    paths = [r["image"] for r in results]
+
+    onnx = predictors.predict_files(predictors.OnnxPredictor(str(tmp_path / "models" / "colours")), paths)
+    # ONNX Runtime's probabilities are TensorFlow's within 1e-4: only an image that close to the threshold may flip.
+    clear = [abs(r["top_k"][0]["probability"] - fit["reject_threshold"]) > 1e-4 for r in results]
+    assert [r["unknown"] for r, c in zip(onnx, clear) if c] == [r["unknown"] for r, c in zip(results, clear) if c]
 
     registry = ModelRegistry()
     registry.add_model("colours", str(tmp_path / "models" / "colours"))
-    paths = [r["image"] for r in results]
     with Emulator(registry) as server:
         for url in (server.grpc_url("colours"), server.rest_url("colours")):
             remote = predictors.RemotePredictor(url, timeout=20)
