@@ -24,9 +24,8 @@ from kclass.engine.summary_hooks import SummaryHooks
 from kclass.engine.task import Task
 from kclass.engine.trainer import Evaluator, LoopConfig, Trainer
 from kclass.errors import ConfigError, DataError, WeightsError
+from kclass.export_lib.spec import REJECT_FILE, THRESHOLDS_FILE
 
-
-THRESHOLDS_FILE = "thresholds.json"
 PRECISIONS = ("fp32", "float64", "mixed_bfloat16", "mixed_float16")
 
 
@@ -527,6 +526,43 @@ def write_thresholds(best_dir: str, thresholds):
     text = json.dumps({"thresholds": [float(t) for t in thresholds], "rule": "score >= threshold",
                        "fitted_on": "validation split, per-class max F1"}, indent=1)
     checkpoints.atomic_write_text(os.path.join(best_dir, THRESHOLDS_FILE), text + "\n")
+
+
+def fit_reject_threshold(exp: Experiment, weights: str, target_precision: float, strategy=None) -> Dict:
+    """The max-probability threshold under which `weights` answer "unknown", fitted on the validation
+    split so that the accepted images reach top-1 `target_precision` (metrics.fit_reject_threshold):
+    {"reject_threshold", "precision", "coverage", "target_precision", "reached", "images"}."""
+    if exp.multilabel:
+        raise ConfigError("--fit_reject is for single-label recipes; multi-label ones fit per-class "
+                          "thresholds (--fit_thresholds) and answer no label when no score reaches its own")
+    if not 0.0 < target_precision <= 1.0:
+        raise ConfigError(f"--target_precision {target_precision:g}: expected a precision in (0, 1]")
+    strategy = strategy or tf.distribute.get_strategy()
+    if exp.prepare is not None:
+        exp.prepare()
+    samples, skipped = _val_samples(exp)
+    with strategy.scope():
+        model = build_model(exp, load_pretrained=False)
+        load_weights(model, weights)
+    evaluator = Evaluator(model, dataclasses.replace(make_task(exp), collect=metrics.prediction_rows), strategy)
+    _evaluate(exp, evaluator, samples)
+    threshold, precision, coverage = metrics.fit_reject_threshold(
+        evaluator.rows["probs"], evaluator.rows["labels"], target_precision)
+    result = {"reject_threshold": threshold, "precision": precision, "coverage": coverage,
+              "target_precision": float(target_precision), "reached": precision >= target_precision,
+              "images": len(samples)}
+    return dict(result, skipped=skipped) if exp.on_bad_image == "skip" else result
+
+
+def write_reject_threshold(best_dir: str, fit: Dict) -> str:
+    """`best_dir/reject_threshold.json` from `fit_reject_threshold`'s result; export and predict read it."""
+    text = json.dumps({"threshold": fit["reject_threshold"], "rule": "unknown when max probability < threshold",
+                       "target_precision": fit["target_precision"], "precision": fit["precision"],
+                       "coverage": fit["coverage"], "fitted_on": f"validation split, {fit['images']} images"},
+                      indent=1)
+    path = os.path.join(best_dir, REJECT_FILE)
+    checkpoints.atomic_write_text(path, text + "\n")
+    return path
 
 
 def evaluate(exp: Experiment, weights: Optional[str], strategy=None,

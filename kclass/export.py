@@ -1,11 +1,13 @@
 """python -m kclass.export --gin_file F --weights W --export_dir serving/models/NAME [--version N]
-                         [--onnx] [--trt fp32|fp16|int8] [--top_k K] [--max_pixels P] [--json]
+                         [--onnx] [--trt fp32|fp16|int8] [--top_k K] [--max_pixels P]
+                         [--thresholds FILE | --reject_threshold FILE] [--json]
 
 Writes NAME/<N>/ (default: the next integer) for TF-Serving: a SavedModel whose `serving_default`
 takes encoded images (JPEG/PNG/BMP/GIF, tf.string [N]) and runs the recipe's eval preprocessing
 in-graph, a `predict_images` signature on preprocessed float images, warm-up records and
 assets.extra/kclass.json. --onnx adds model.onnx (checked in onnxruntime); --trt converts with TF-TRT
-where TensorFlow has TensorRT and refuses at once elsewhere.
+where TensorFlow has TensorRT and refuses at once elsewhere. A single-label model whose weights have
+reject_threshold.json beside them (`kclass.evaluate --fit_reject`) also outputs `unknown` per image.
 """
 
 import json
@@ -28,6 +30,8 @@ flags.DEFINE_string("trt", None, "TF-TRT precision: fp32, fp16 or int8 (needs TF
 flags.DEFINE_integer("top_k", None, "Classes in top_k_* outputs (default: the recipe's topk).")
 flags.DEFINE_integer("max_pixels", None, "Refuse larger images (default 50,000,000).")
 flags.DEFINE_string("thresholds", None, "Multi-label thresholds.json (default: beside --weights).")
+flags.DEFINE_string("reject_threshold", None, "Single-label reject_threshold.json from evaluate --fit_reject: "
+                    "adds the `unknown` output (default: the file beside --weights, if any).")
 flags.DEFINE_integer("calibration_images", 500, "int8: how many VAL_LIST images calibrate TF-TRT.")
 flags.DEFINE_bool("json", False, "Print one JSON object on the last line.")
 FLAGS = flags.FLAGS
@@ -59,7 +63,8 @@ def main(argv):
         result = commands.export_experiment(
             exp, FLAGS.weights, FLAGS.export_dir, version=FLAGS.version, model_name=FLAGS.model_name,
             onnx=FLAGS.onnx, trt_precision=FLAGS.trt, top_k=FLAGS.top_k, max_pixels=FLAGS.max_pixels,
-            thresholds_file=FLAGS.thresholds, calibration_count=FLAGS.calibration_images)
+            thresholds_file=FLAGS.thresholds, calibration_count=FLAGS.calibration_images,
+            reject_file=FLAGS.reject_threshold)
         if FLAGS.json:
             print(json.dumps(result))
         else:

@@ -45,7 +45,7 @@ def prediction_rows(labels, logits):
     return dict(predicted_classes(labels, logits), probs=tf.nn.softmax(tf.cast(logits, tf.float32)))
 
 
-# ---- multi-label: exact metrics over gathered scores (host side, NumPy) ---------------------------
+# ---- exact metrics over gathered probabilities and scores (host side, NumPy) ---------------------
 
 def _ranked_counts(y_true, scores):
     """Cumulative TP and FP at each distinct score, highest first (ties form one threshold)."""
@@ -55,6 +55,28 @@ def _ranked_counts(y_true, scores):
     tps = np.cumsum(y)[last_of_tie]
     fps = (last_of_tie + 1) - tps
     return tps, fps, s[last_of_tie]
+
+
+def fit_reject_threshold(probs, labels, target_precision):
+    """(threshold, precision, coverage) of the rule "unknown when max probability < threshold".
+
+    `probs` [N, C] softmax probabilities, `labels` [N] class ids. The accepted images (max probability
+    >= threshold) are the largest set, cut at a max probability, whose top-1 precision is >=
+    `target_precision`; coverage is the fraction accepted. If no cut reaches it, the largest set of
+    the highest precision is taken and the caller sees precision < target_precision. As in
+    `fit_thresholds`, the threshold sits halfway between the lowest accepted max probability and the
+    next lower one (5e-5 under it when all are accepted): the same decisions on this set, and a margin
+    for the rounding by which the served (BN-folded) model's probabilities differ (seen: over 5e-7).
+    """
+    probs = np.asarray(probs, np.float64)
+    correct = (np.argmax(probs, axis=1) == np.asarray(labels).reshape(-1)).astype(np.float64)
+    tps, fps, cut = _ranked_counts(correct, probs.max(axis=1))
+    precision = tps / (tps + fps)
+    reached = np.flatnonzero(precision >= target_precision)
+    # Cuts run from the highest score down: the last index is the lowest threshold.
+    best = reached[-1] if len(reached) else np.flatnonzero(precision == precision.max())[-1]
+    lower = cut[best + 1] if best + 1 < len(cut) else cut[best] - 1e-4
+    return float((cut[best] + lower) / 2), float(precision[best]), float((tps[best] + fps[best]) / len(correct))
 
 
 def precision_recall_curve(y_true, scores):
@@ -100,7 +122,7 @@ def fit_thresholds(labels, scores, default=0.5):
         tps, fps, cut = _ranked_counts(labels[:, c], scores[:, c])
         f1 = 2 * tps / (2 * tps + fps + (positives - tps))
         best = int(np.argmax(f1))
-        lower = cut[best + 1] if best + 1 < len(cut) else cut[best] - 1e-6
+        lower = cut[best + 1] if best + 1 < len(cut) else cut[best] - 1e-4
         thresholds[c] = (cut[best] + lower) / 2
     # Saturated sigmoids give scores of exactly 0 or 1; a threshold must stay a probability.
     return np.clip(thresholds, 0.0, 1.0)

@@ -5,8 +5,10 @@ Classifies images with an exported SavedModel (a version directory or the model'
 a recipe's weights, or a model served by TF-Serving (grpc://HOST:8500/NAME, http://HOST:8501/NAME,
 optionally /versions/N or /labels/L); `--engine onnxruntime` runs the SavedModel's model.onnx (from
 `kclass.export --onnx`) between the same TF preprocessing and head. All print the same: top-k names and
-probabilities (single-label) or the labels at or above their thresholds with scores (multi-label). A bad
-image is reported on its line and the others go on; the exit status is then 2.
+probabilities (single-label) or the labels at or above their thresholds with scores (multi-label).
+A single-label model with a reject threshold (reject_threshold.json beside --weights, or exported with
+it) prints `unknown` before the top-k of an image whose top probability is under it. A bad image is
+reported on its line and the others go on; the exit status is then 2.
 """
 
 import json

@@ -3,7 +3,8 @@ a TF-Serving URL) and how they read.
 
 Every predictor maps encoded images to the outputs of the exported `serving_default` signature, so
 local and remote predictions are the same numbers printed the same way:
-single-label `probabilities` [N, C], `top_k_classes` [N, k], `top_k_names` [N, k];
+single-label `probabilities` [N, C], `top_k_classes` [N, k], `top_k_names` [N, k] (and `unknown` [N]
+when the model has a reject threshold);
 multi-label `scores` [N, C], `labels` [N, C] (0/1), `label_names` [N, C].
 """
 
@@ -241,15 +242,20 @@ def _row(outputs, i, top_k=None):
     probabilities = outputs["probabilities"][i]
     classes = outputs["top_k_classes"][i][:top_k]
     names = outputs["top_k_names"][i]
-    return {"top_k": [{"class_id": int(c), "name": str(n), "probability": float(probabilities[c])}
-                      for c, n in zip(classes, names)]}
+    row = {"top_k": [{"class_id": int(c), "name": str(n), "probability": float(probabilities[c])}
+                     for c, n in zip(classes, names)]}
+    if "unknown" in outputs:
+        row["unknown"] = bool(outputs["unknown"][i])
+    return row
 
 
 def format_result(result: dict) -> str:
-    """`path  name 0.9312  name 0.0401` (top-k, or the labels at or above their thresholds)."""
+    """`path  name 0.9312  name 0.0401` (top-k, or the labels at or above their thresholds);
+    `path  unknown  (name 0.4120  name 0.3011)` when the top probability is under the reject threshold."""
     if "error" in result:
         return f"{result['image']}  error: {result['error']}"
     if "labels" in result:
         found = "  ".join(f"{r['name']} {r['score']:.4f}" for r in result["labels"])
         return f"{result['image']}  {found or '(no label at or above its threshold)'}"
-    return f"{result['image']}  " + "  ".join(f"{r['name']} {r['probability']:.4f}" for r in result["top_k"])
+    top_k = "  ".join(f"{r['name']} {r['probability']:.4f}" for r in result["top_k"])
+    return f"{result['image']}  " + (f"unknown  ({top_k})" if result.get("unknown") else top_k)

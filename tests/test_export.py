@@ -46,6 +46,7 @@ def test_layout_signatures_and_embedded_names(exported, loaded):
         assert [g.decode() for g in got] == [names[i] for i in ids]
     info = json.load(open(os.path.join(v, "assets.extra", "kclass.json")))
     assert info["class_names"] == names and info["image_size"] == 16 and info["resize_short"] == 18
+    assert info["reject_threshold"] is None  # no reject_threshold.json beside the weights: no `unknown` output
 
 
 def test_warmup_records_parse_and_replay(exported, loaded):

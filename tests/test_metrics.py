@@ -76,3 +76,39 @@ def test_thresholds_stay_probabilities_on_saturated_scores():
     scores = np.array([[0.0, 1.0], [0.0, 1.0], [0.0, 1.0]])  # sigmoids saturated at exactly 0 and 1
     thresholds = metrics.fit_thresholds(labels, scores)
     assert np.all((0 <= thresholds) & (thresholds <= 1)), thresholds
+
+
+def _brute_force_reject(probs, labels, target):
+    """Every max probability tried as the threshold: the lowest t reaching `target` (else the lowest of
+    the highest precision), moved halfway down to the next lower max probability; its precision, coverage."""
+    top, correct = probs.max(1), probs.argmax(1) == labels
+    values = sorted(set(top.tolist()))
+    fits = [(i, correct[top >= t].mean(), (top >= t).mean()) for i, t in enumerate(values)]
+    reached = [f for f in fits if f[1] >= target]
+    i, precision, coverage = reached[0] if reached else next(f for f in fits if f[1] == max(g[1] for g in fits))
+    lower = values[i - 1] if i else values[0] - 1e-4
+    return (values[i] + lower) / 2, precision, coverage
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("target", [0.5, 0.8, 0.95, 1.0])
+def test_reject_threshold_is_the_brute_force_one(seed, target):
+    rng = np.random.default_rng(seed)
+    n, c = 60, 4
+    labels = rng.integers(0, c, n)
+    logits = rng.normal(size=(n, c)) + 2.5 * np.eye(c)[labels] * rng.random((n, 1))
+    if seed % 2:  # ties: rounded probabilities share max values across right and wrong images
+        logits = np.round(logits, 1)
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    got = metrics.fit_reject_threshold(probs, labels, target)
+    np.testing.assert_allclose(got, _brute_force_reject(probs, labels, target), rtol=0, atol=1e-12)
+
+
+def test_reject_threshold_edges():
+    probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.6, 0.4]])
+    labels = np.array([0, 1, 1, 0])  # the 0.8 image is wrong
+    fit = metrics.fit_reject_threshold
+    np.testing.assert_allclose(fit(probs, labels, 0.75), (0.6 - 5e-5, 0.75, 1.0))  # all accepted: 3 of 4
+    np.testing.assert_allclose(fit(probs, labels, 0.9), (0.85, 1.0, 0.25))  # only above the mistake
+    wrong = fit(probs, 1 - probs.argmax(1), 0.5)  # every prediction wrong: out of reach, all accepted
+    np.testing.assert_allclose(wrong, (0.6 - 5e-5, 0.0, 1.0))

@@ -9,14 +9,15 @@ from kclass.export_lib.serving_module import ServingModule
 from kclass.export_lib.spec import spec_from_experiment
 
 
-def build_serving_module(exp, weights: Optional[str], top_k=None, max_pixels=None, thresholds_file=None):
+def build_serving_module(exp, weights: Optional[str], top_k=None, max_pixels=None, thresholds_file=None,
+                         reject_file=None):
     """The recipe's model with `weights` loaded, wrapped with its eval preprocessing and head."""
     from kclass import experiment
 
     if exp.prepare is not None and exp.val_data is not None and exp.val_data.label_list \
             and not os.path.isfile(exp.val_data.label_list):
         exp.prepare()  # the demo recipe writes its data (and label_list.txt) on first use
-    spec = spec_from_experiment(exp, weights, top_k, max_pixels, thresholds_file)
+    spec = spec_from_experiment(exp, weights, top_k, max_pixels, thresholds_file, reject_file)
     model = experiment.build_model(exp, load_pretrained=False)
     if weights:
         from kclass.weights import load_weights
@@ -38,13 +39,14 @@ def calibration_images(exp, count: int):
 
 
 def export_experiment(exp, weights, export_dir, version=None, model_name=None, onnx=False, trt_precision=None,
-                      top_k=None, max_pixels=None, thresholds_file=None, calibration_count=500) -> dict:
+                      top_k=None, max_pixels=None, thresholds_file=None, calibration_count=500,
+                      reject_file=None) -> dict:
     """Exports `weights` of recipe `exp` to `export_dir/<version>/`; returns the ExportResult as a dict."""
     extra = None
     if trt_precision:
         from kclass.export_lib import trt
         trt.require_tensorrt(trt_precision)
-    module = build_serving_module(exp, weights, top_k, max_pixels, thresholds_file)
+    module = build_serving_module(exp, weights, top_k, max_pixels, thresholds_file, reject_file)
     name = model_name or os.path.basename(os.path.abspath(export_dir))
     if trt_precision:
         images = calibration_images(exp, calibration_count) if trt_precision == "int8" else []

@@ -4,7 +4,8 @@ Only the numeric head is converted: TensorRT, the main consumer of the ONNX file
 tensors, so decoding, resizing and class names stay with the caller; the preprocessing to reproduce is
 recorded in assets.extra/kclass.json. Outputs, in this order: `probabilities` (or `scores` when
 multi-label) float32 [N, C], the documented contract and output 0; then `logits` float32 [N, C], the
-pre-softmax / pre-sigmoid values the check compares.
+pre-softmax / pre-sigmoid values the check compares. The SavedModel's `unknown` output is left to the
+caller like the class names: max(probabilities) < kclass.json's `reject_threshold` (OnnxPredictor does so).
 """
 
 import numpy as np

@@ -110,6 +110,8 @@ def export_version(module: ServingModule, base: str, version: Optional[int] = No
                             "outputs": ["scores" if module.spec.multilabel else "probabilities", LOGITS],
                             "max_diff_vs_tf": result.onnx_max_diff,
                             "max_diff_of": "logits: max |ONNX - TF| / max |TF logit|"}
+            if module.spec.reject_threshold is not None:  # the file keeps the numeric head only
+                info["onnx"]["unknown"] = "not an output: max(probabilities) < reject_threshold, as kclass.json"
         if extra_steps is not None:
             for key, value in (extra_steps(tmp) or {}).items():
                 setattr(result, key, value)

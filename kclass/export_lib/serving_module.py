@@ -20,6 +20,7 @@ SERVING_SIGNATURE = "serving_default"
 FLOAT_SIGNATURE = "predict_images"
 INPUT_NAME = "images"
 LOGITS = "logits"
+UNKNOWN = "unknown"
 
 _JPEG, _PNG, _GIF, _BMP = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF8", b"BM"
 _HEAD = 32
@@ -29,7 +30,8 @@ _HEAD = 32
 class ServingSpec:
     """What the exported model does besides the network. `class_names` has num_classes entries.
 
-    Single-label: softmax, `top_k` best classes. Multi-label: sigmoid and one threshold per class
+    Single-label: softmax, `top_k` best classes, and with `reject_threshold` an image is `unknown`
+    when its highest probability is below it. Multi-label: sigmoid and one threshold per class
     (a class is predicted when its score is >= its threshold, as precision/recall curves count).
     """
     image_size: int
@@ -41,6 +43,7 @@ class ServingSpec:
     thresholds: Optional[List[float]] = None
     top_k: int = 5
     max_pixels: int = DEFAULT_MAX_PIXELS
+    reject_threshold: Optional[float] = None
 
     @property
     def num_classes(self):
@@ -138,15 +141,19 @@ def head(scores, spec: ServingSpec):
         names = tf.where(labels > 0, tf.broadcast_to(class_names, tf.shape(labels, out_type=tf.int64)), "")
         return {"scores": scores, "labels": labels, "label_names": names}
     top = tf.math.top_k(scores, k=min(spec.top_k, spec.num_classes))
-    return {"probabilities": scores, "top_k_classes": tf.cast(top.indices, tf.int64),
-            "top_k_names": tf.gather(class_names, top.indices)}
+    outputs = {"probabilities": scores, "top_k_classes": tf.cast(top.indices, tf.int64),
+               "top_k_names": tf.gather(class_names, top.indices)}
+    if spec.reject_threshold is not None:  # only then: clients of models without it see no new output
+        outputs[UNKNOWN] = top.values[:, 0] < tf.constant(spec.reject_threshold, tf.float32)
+    return outputs
 
 
 class ServingModule(tf.Module):
     """`serve(images: string [N])` and `serve_images(images: float32 [N, S, S, 3])` -> outputs.
 
     Single-label outputs: `probabilities` float32 [N, C], `top_k_classes` int64 [N, k],
-    `top_k_names` string [N, k]. Multi-label: `scores` float32 [N, C], `labels` int32 [N, C] (1 where
+    `top_k_names` string [N, k], and `unknown` bool [N] (max probability < reject threshold) when the
+    spec has a reject threshold. Multi-label: `scores` float32 [N, C], `labels` int32 [N, C] (1 where
     score >= threshold), `label_names` string [N, C] (the class name where labels is 1, else "").
     Serves a copy of `model` with its BNs folded into their convs (same outputs, one op fewer per conv).
     """
