@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from kclass.cli import REPO_ROOT
+from kclass.data import lists
 
 
 def load(name):
@@ -32,7 +33,10 @@ def test_photo_set_resizes_each_photo_to_the_short_side_and_lists_it(tmp_path):
         (source / ("train_list.txt" if split == "train2017" else "val_list.txt")).write_text("".join(lines))
     made = load("photo_set").make(str(tmp_path / "out"), str(source), short=24, repeat=3)
     train = open(made["train"]).read().split("\n")[:-1]
-    assert len(train) == 6 and train[:2] == ["train2017/0.jpg 7", "train2017/1.jpg 8"] and train[2:4] == train[:2]
+    assert train == ["train2017/0.jpg 7", "train2017/1.jpg 8", "train2017/0_r1.jpg 7", "train2017/1_r1.jpg 8",
+                     "train2017/0_r2.jpg 7", "train2017/1_r2.jpg 8"]
+    assert (tmp_path / "out" / "train2017" / "1_r2.jpg").read_bytes() == (tmp_path / "out" / "train2017" / "1.jpg").read_bytes()
+    assert len(lists.read_samples(made["train"], str(tmp_path / "out"), 80)) == 6  # kclass refuses a file named twice
     assert open(made["val"]).read() == "val2017/0.jpg 7\n"
     with Image.open(tmp_path / "out" / "train2017" / "1.jpg") as image:
         assert image.size == (24, 48)  # short side 24, aspect kept
