@@ -159,8 +159,6 @@ def make_task(exp: Experiment, class_weights: Optional[Sequence[float]] = None) 
 
     Distillation: see `distill_task`.
     """
-    if class_weights is not None and (exp.teacher or exp.multilabel):
-        raise ConfigError("class weights are for single-label recipes without a teacher")
     if exp.teacher:
         return distill_task(exp)
     if exp.multilabel:
@@ -175,7 +173,8 @@ def make_task(exp: Experiment, class_weights: Optional[Sequence[float]] = None) 
     weights = None if class_weights is None else np.asarray(class_weights, np.float32)
     return Task(loss=lambda labels, logits: losses.softmax_cross_entropy(labels, logits, exp.label_smoothing, weights),
                 eval_sums=topk, train_sums=None if mixed else topk,
-                eval_loss=None if weights is None else make_task(exp).loss)
+                eval_loss=None if weights is None else lambda labels, logits: losses.softmax_cross_entropy(
+                    labels, logits, exp.label_smoothing))
 
 
 def train_class_weights(exp: Experiment, train_samples: lists.Samples) -> Optional[np.ndarray]:
@@ -528,6 +527,19 @@ def write_thresholds(best_dir: str, thresholds):
     checkpoints.atomic_write_text(os.path.join(best_dir, THRESHOLDS_FILE), text + "\n")
 
 
+def _model_and_val_split(exp: Experiment, weights: Optional[str], strategy):
+    """(strategy, the recipe's model with `weights` loaded when given, validation samples, skipped files)."""
+    strategy = strategy or tf.distribute.get_strategy()
+    if exp.prepare is not None:
+        exp.prepare()
+    samples, skipped = _val_samples(exp)
+    with strategy.scope():
+        model = build_model(exp, load_pretrained=False)
+        if weights:
+            load_weights(model, weights)
+    return strategy, model, samples, skipped
+
+
 def fit_reject_threshold(exp: Experiment, weights: str, target_precision: float, strategy=None) -> Dict:
     """The max-probability threshold under which `weights` answer "unknown", fitted on the validation
     split so that the accepted images reach top-1 `target_precision` (metrics.fit_reject_threshold):
@@ -537,13 +549,7 @@ def fit_reject_threshold(exp: Experiment, weights: str, target_precision: float,
                           "thresholds (--fit_thresholds) and answer no label when no score reaches its own")
     if not 0.0 < target_precision <= 1.0:
         raise ConfigError(f"--target_precision {target_precision:g}: expected a precision in (0, 1]")
-    strategy = strategy or tf.distribute.get_strategy()
-    if exp.prepare is not None:
-        exp.prepare()
-    samples, skipped = _val_samples(exp)
-    with strategy.scope():
-        model = build_model(exp, load_pretrained=False)
-        load_weights(model, weights)
+    strategy, model, samples, skipped = _model_and_val_split(exp, weights, strategy)
     evaluator = Evaluator(model, dataclasses.replace(make_task(exp), collect=metrics.prediction_rows), strategy)
     _evaluate(exp, evaluator, samples)
     threshold, precision, coverage = metrics.fit_reject_threshold(
@@ -572,14 +578,7 @@ def evaluate(exp: Experiment, weights: Optional[str], strategy=None,
     `report_dir`: also write kclass.report's files there (the chief does), from the per-image rows
     this same evaluation gathered over every replica and worker.
     """
-    strategy = strategy or tf.distribute.get_strategy()
-    if exp.prepare is not None:
-        exp.prepare()
-    samples, skipped = _val_samples(exp)
-    with strategy.scope():
-        model = build_model(exp, load_pretrained=False)
-        if weights:
-            load_weights(model, weights)
+    strategy, model, samples, skipped = _model_and_val_split(exp, weights, strategy)
     task = make_task(exp)
     if report_dir and not exp.multilabel:  # multi-label tasks collect their labels and scores anyway
         task = dataclasses.replace(task, collect=metrics.prediction_rows)
