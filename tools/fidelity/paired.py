@@ -39,7 +39,7 @@ def dump_batches(args, seed, path):
     np.savez(path, x=np.concatenate(xs), y=np.concatenate(ys), sizes=[len(y) for y in ys])
 
 
-def train_kclass(args, batches, init):
+def train_kclass(args, batches, init, seed):
     """Per-step losses of kclass's step on `batches` from the `init` .pdparams."""
     import keras
     import tensorflow as tf
@@ -72,6 +72,8 @@ def train_kclass(args, batches, init):
         losses.append(float(loss))
         reported.append(float(capped))
         start += n
+    if args.save_final:
+        model.save_weights(os.path.join(args.out, f"kclass_final_s{seed}.weights.h5"))
     return losses, reported
 
 
@@ -98,6 +100,10 @@ def paddle_run(args, batches, seed, extra, parse=True):
     return result["losses"], result["reported"]
 
 
+def paddle_final(args, seed):
+    return ["--save_final", os.path.join(args.out, f"paddle_final_s{seed}.pdparams")] if args.save_final else []
+
+
 def epoch_mean(losses, sizes):
     weights = np.array(sizes[:len(losses)], float)
     return float((np.array(losses) * weights).sum() / weights.sum())
@@ -118,6 +124,8 @@ def main():
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     p.add_argument("--kclass_bn", default="fused", choices=("fused", "keras"))
     p.add_argument("--engines", default="kclass,paddle")
+    p.add_argument("--save_final", action="store_true", help="write each engine's weights and BN statistics "
+                   "after the steps: OUT/kclass_final_sSEED.weights.h5, OUT/paddle_final_sSEED.pdparams")
     p.add_argument("--out", required=True)
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -134,8 +142,8 @@ def main():
         if not os.path.exists(init):  # the reference draws the weights and saves them
             paddle_run(args, batches, seed, ["--save_init", init], parse=False)
         for engine in engines:
-            losses, capped = (train_kclass(args, batches, init) if engine == "kclass"
-                              else paddle_run(args, batches, seed, ["--init", init]))
+            losses, capped = (train_kclass(args, batches, init, seed) if engine == "kclass"
+                              else paddle_run(args, batches, seed, ["--init", init, *paddle_final(args, seed)]))
             table[engine][seed], reported[engine][seed] = losses, capped
             means = [round(float(np.mean(losses[i:i + 10])), 2) for i in range(0, len(losses), 10)]
             print(f"{engine:6s} seed {seed}: 10-step means {means} epoch mean {epoch_mean(losses, sizes):.3f} "

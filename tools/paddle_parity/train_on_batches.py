@@ -33,6 +33,7 @@ def main():
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     p.add_argument("--save_init", help="only write the seed's initial weights here (kclass loads them)")
     p.add_argument("--init", help="start from these weights instead of the seed's")
+    p.add_argument("--save_final", help="after the steps: the weights and BN statistics reached (.pdparams)")
     p.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: all)")
     p.add_argument("--grads_out", help="after the steps: PREFIX_init.pdparams (the weights reached), the "
                    "float64 and float32 gradients on the next batch (PREFIX_grad64/32.pdparams) and that "
@@ -66,6 +67,8 @@ def main():
         losses.append(exact_cross_entropy(logits.numpy(), y[start:start + n]))
         reported.append(float(loss))
         start += n
+    if args.save_final:
+        paddle.save(net.state_dict(), args.save_final)
     if args.grads_out:
         dump_gradients(args, net, x[start:start + sizes[len(losses)]], y[start:start + sizes[len(losses)]])
     print(json.dumps({"losses": losses, "reported": reported}))
