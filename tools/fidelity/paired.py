@@ -2,7 +2,7 @@
 
   python tools/fidelity/paired.py --data ../shared/data/cifar10-mini --seeds 1,2 --out output/fidelity/paired
 
-For each seed: one epoch of kclass's own train stream (the CLI's pipeline, DataConfig of the CIFAR recipe)
+For each seed: one epoch (or --train_epochs) of kclass's own train stream (the CLI's pipeline, DataConfig of the CIFAR recipe)
 is written to OUT/batches_s{seed}.npz; the Paddle venv draws the reference's initial weights for the seed;
 then kclass (its model, `optim.Momentum`, cosine schedule, as `experiment.make_trainer` builds them) and the
 reference (`tools/paddle_parity/train_on_batches.py`) each train one epoch on those batches from those
@@ -31,7 +31,7 @@ def dump_batches(args, seed, path):
     train_list = os.path.join(args.data, args.train_list)
     samples = lists.read_samples(train_list, args.data, args.num_classes)
     cfg = pipeline.DataConfig(source=train_list, data_root=args.data)  # RandCrop + flip, ImageNet mean/std
-    steps = pipeline.steps_per_epoch(len(samples), args.batch)
+    steps = pipeline.steps_per_epoch(len(samples), args.batch) * args.train_epochs
     xs, ys = [], []
     for x, y in pipeline.train_dataset(cfg, samples, args.image_size, args.batch, args.num_classes, seed).take(steps):
         xs.append(x.numpy())
@@ -119,7 +119,8 @@ def main():
     p.add_argument("--seeds", default="1,2")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--epochs", type=int, default=3, help="the cosine's length; one epoch is trained")
+    p.add_argument("--epochs", type=int, default=3, help="the cosine's length")
+    p.add_argument("--train_epochs", type=int, default=1, help="epochs of the stream to train (at most --epochs)")
     p.add_argument("--steps", type=int, default=0, help="train only this many steps (0: the epoch)")
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     p.add_argument("--kclass_bn", default="fused", choices=("fused", "keras"))
@@ -134,7 +135,8 @@ def main():
     reported = {e: {} for e in engines}  # the same losses capped as Paddle's kernel reports them
     sizes_of = {}  # seed -> images per step
     for seed in [int(s) for s in args.seeds.split(",")]:
-        batches = os.path.join(args.out, f"batches_s{seed}.npz")
+        batches = os.path.join(args.out, f"batches_s{seed}.npz" if args.train_epochs == 1
+                               else f"batches_s{seed}_e{args.train_epochs}.npz")
         init = os.path.join(args.out, f"init_{args.model}_s{seed}.pdparams")
         if not os.path.exists(batches):
             dump_batches(args, seed, batches)
@@ -148,6 +150,11 @@ def main():
             means = [round(float(np.mean(losses[i:i + 10])), 2) for i in range(0, len(losses), 10)]
             print(f"{engine:6s} seed {seed}: 10-step means {means} epoch mean {epoch_mean(losses, sizes):.3f} "
                   f"(capped as Paddle reports: {epoch_mean(capped, sizes):.3f})", flush=True)
+            if args.train_epochs > 1:
+                spe = len(sizes) // args.train_epochs
+                print(f"{engine:6s} seed {seed}: per-epoch means " + " ".join(
+                    f"{epoch_mean(losses[e * spe:(e + 1) * spe], sizes[e * spe:(e + 1) * spe]):.3f}"
+                    for e in range(args.train_epochs)), flush=True)
     summary = {}
     for engine, runs in table.items():
         summary[engine] = {}
