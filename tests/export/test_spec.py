@@ -1,11 +1,11 @@
-"""kclass.export_lib.spec: the reject threshold beside the weights (or given) reaches the ServingSpec."""
+"""kclass.export.spec: the reject threshold beside the weights (or given) reaches the ServingSpec."""
 
 import json
 
 import pytest
 
 from kclass.errors import ConfigError, WeightsError
-from kclass.export_lib.spec import REJECT_FILE, spec_from_experiment
+from kclass.export.spec import REJECT_FILE, spec_from_experiment
 from tests.serving.exported import demo_experiment
 
 

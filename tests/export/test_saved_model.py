@@ -50,7 +50,7 @@ def test_layout_signatures_and_embedded_names(exported, loaded):
 
 
 def test_warmup_records_parse_and_replay(exported, loaded):
-    from kclass.serving import read_warmup_requests
+    from kclass.export.warmup import read_warmup_requests
 
     logs = read_warmup_requests(os.path.join(exported.version_dir, "assets.extra", "tf_serving_warmup_requests"))
     assert 1 <= len(logs) <= 1000  # TF-Serving reads at most 1000 records
@@ -87,7 +87,8 @@ def test_train_serve_parity(exported, loaded):
 
 
 def test_float_signature_is_the_string_signature_after_preprocessing(exported, loaded):
-    from kclass.export_lib import preprocess_batch, spec_from_experiment
+    from kclass.export.serving_module import preprocess_batch
+    from kclass.export.spec import spec_from_experiment
 
     spec = spec_from_experiment(exported.exp)
     images = tf.constant(exported.val_images[:4])
@@ -99,7 +100,7 @@ def test_float_signature_is_the_string_signature_after_preprocessing(exported, l
 
 
 def test_onnx_matches_tensorflow(exported, loaded):
-    from kclass.export_lib import onnx_export
+    from kclass.export import onnx_export
 
     rng = np.random.default_rng(1)
     images = rng.normal(size=(5, 16, 16, 3)).astype(np.float32)
@@ -123,7 +124,8 @@ def test_bad_images_are_invalid_argument(exported, loaded):
 
 
 def test_max_pixels_refuses_oversize_images(exported):
-    from kclass.export_lib import ServingModule, spec_from_experiment
+    from kclass.export.serving_module import ServingModule
+    from kclass.export.spec import spec_from_experiment
     from kclass import experiment
 
     spec = spec_from_experiment(exported.exp, max_pixels=64 * 64)
@@ -137,7 +139,10 @@ def test_max_pixels_refuses_oversize_images(exported):
 
 def test_versions_are_atomic_and_never_overwritten(exported, tmp_path, monkeypatch):
     from kclass import experiment
-    from kclass.export_lib import ServingModule, export_version, next_version, saved_model, spec_from_experiment
+    from kclass.export import saved_model
+    from kclass.export.saved_model import export_version, next_version
+    from kclass.export.serving_module import ServingModule
+    from kclass.export.spec import spec_from_experiment
 
     base = tmp_path / "models" / "m"
     assert next_version(str(base)) == 1
@@ -159,7 +164,8 @@ def test_versions_are_atomic_and_never_overwritten(exported, tmp_path, monkeypat
 
 def test_multilabel_head_uses_thresholds_beside_the_weights(exported, tmp_path):
     from kclass import experiment
-    from kclass.export_lib import ServingModule, spec_from_experiment
+    from kclass.export.serving_module import ServingModule
+    from kclass.export.spec import spec_from_experiment
 
     exp = demo_experiment(exported.data_root, multilabel=True)
     best = tmp_path / "best_model"
@@ -182,7 +188,7 @@ def test_multilabel_head_uses_thresholds_beside_the_weights(exported, tmp_path):
 
 
 def test_trt_is_refused_with_one_clear_line(tmp_path):
-    from kclass.export_lib import trt
+    from kclass.export import trt
 
     ok, why = trt.tensorrt_status()
     if ok:
@@ -221,7 +227,7 @@ def test_weights_with_another_classifier_are_refused(exported, tmp_path):
     """Fine-tuning may start from a 10-class .pdparams; exporting it for 6 classes would serve a random head."""
     from kclass import models
     from kclass.errors import WeightsError
-    from kclass.export_lib.commands import build_serving_module
+    from kclass.export.commands import build_serving_module
     from kclass.weights import paddle_state_dict, write_pdparams
 
     other = models.build("ResNet18_vd", num_classes=10, input_shape=(16, 16, 3))

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from kclass.errors import UserError
-from kclass.export_lib.serving_module import LOGITS
+from kclass.export.signatures import INPUT_NAME, LOGITS
 
 OPSET = 17
 # Logits: max |ONNX - TF| <= LOGITS_RTOL * max |TF logit| (fp32 over a deep network, with headroom).
@@ -30,7 +30,7 @@ def export_onnx(module, path: str, opset: int = OPSET, check_batch: int = 4, see
     import tf2onnx
 
     size = module.spec.image_size
-    signature = [tf.TensorSpec([None, size, size, 3], tf.float32, name="images")]
+    signature = [tf.TensorSpec([None, size, size, 3], tf.float32, name=INPUT_NAME)]
     function = module.scores_function()
     proto, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=opset)
     scores_first(proto.graph)

@@ -4,9 +4,9 @@ import dataclasses
 import os
 from typing import Optional
 
-from kclass.export_lib.saved_model import export_version
-from kclass.export_lib.serving_module import ServingModule
-from kclass.export_lib.spec import spec_from_experiment
+from kclass.export.saved_model import export_version
+from kclass.export.serving_module import ServingModule
+from kclass.export.spec import spec_from_experiment
 
 
 def build_serving_module(exp, weights: Optional[str], top_k=None, max_pixels=None, thresholds_file=None,
@@ -44,7 +44,7 @@ def export_experiment(exp, weights, export_dir, version=None, model_name=None, o
     """Exports `weights` of recipe `exp` to `export_dir/<version>/`; returns the ExportResult as a dict."""
     extra = None
     if trt_precision:
-        from kclass.export_lib import trt
+        from kclass.export import trt
         trt.require_tensorrt(trt_precision)
     module = build_serving_module(exp, weights, top_k, max_pixels, thresholds_file, reject_file)
     name = model_name or os.path.basename(os.path.abspath(export_dir))

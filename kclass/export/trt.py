@@ -9,6 +9,7 @@ Everywhere else `require_tensorrt()` refuses at once with one line saying so.
 from typing import Iterable, Optional
 
 from kclass.errors import ConfigError
+from kclass.export.signatures import SERVING_SIGNATURE
 
 PRECISIONS = ("fp32", "fp16", "int8")
 HELP = ("TF-TRT needs TensorFlow built with TensorRT on a CUDA GPU: TF 2.17 + TensorRT 8.6 "
@@ -60,7 +61,7 @@ def convert(saved_model_dir: str, output_dir: str, precision: str,
     mode = {"fp32": trt.TrtPrecisionMode.FP32, "fp16": trt.TrtPrecisionMode.FP16,
             "int8": trt.TrtPrecisionMode.INT8}[precision]
     converter = trt.TrtGraphConverterV2(input_saved_model_dir=saved_model_dir,
-                                        input_saved_model_signature_key="serving_default",
+                                        input_saved_model_signature_key=SERVING_SIGNATURE,
                                         precision_mode=mode, use_calibration=precision == "int8",
                                         maximum_cached_engines=4)
     images = list(calibration_images or [])
@@ -74,7 +75,7 @@ def convert(saved_model_dir: str, output_dir: str, precision: str,
         converter.convert(calibration_input_fn=calibration_input_fn)
     else:
         converter.convert()
-    from kclass.export_lib.saved_model import warmup_images
+    from kclass.export.warmup import warmup_images
 
     # Any encoded image will do: preprocessing fixes the network's input size.
     sample = images[:1] or warmup_images(32)[:1]
@@ -96,15 +97,15 @@ def convert_in_place(export_dir: str, precision: str, calibration_images, model_
     import os
     import shutil
 
-    from kclass.export_lib import saved_model
+    from kclass import atomic_write
+    from kclass.export.saved_model import ONNX_FILE
+    from kclass.export.warmup import WARMUP_FILE, write_warmup
 
-    converted = export_dir.rstrip("/") + "-trt"
-    info = convert(export_dir, converted, precision, calibration_images)
-    for keep in ("assets.extra", saved_model.ONNX_FILE):
-        if os.path.exists(os.path.join(export_dir, keep)):
-            shutil.move(os.path.join(export_dir, keep), os.path.join(converted, keep))
-    saved_model.write_warmup(os.path.join(converted, "assets.extra", saved_model.WARMUP_FILE), model_name,
-                             image_size, float_signature=False)
-    shutil.rmtree(export_dir)
-    os.rename(converted, export_dir)
+    with atomic_write.directory(export_dir, prefix=".trt-", replace=True) as converted:
+        info = convert(export_dir, converted, precision, calibration_images)
+        for keep in ("assets.extra", ONNX_FILE):
+            if os.path.exists(os.path.join(export_dir, keep)):
+                shutil.move(os.path.join(export_dir, keep), os.path.join(converted, keep))
+        write_warmup(os.path.join(converted, "assets.extra", WARMUP_FILE), model_name, image_size,
+                     float_signature=False)
     return info

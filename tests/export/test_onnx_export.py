@@ -8,8 +8,8 @@ import pytest
 from onnx import numpy_helper
 
 from kclass.errors import UserError
-from kclass.export_lib import ServingModule, ServingSpec
-from kclass.export_lib import onnx_export
+from kclass.export import onnx_export
+from kclass.export.serving_module import ServingModule, ServingSpec
 
 SIZE, CLASSES, FAR = 8, 4, -1000.0
 

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from kclass.data import transforms
-from kclass.export_lib import ServingSpec, preprocess
+from kclass.export.serving_module import ServingSpec, preprocess
 
 SIZE = 16
 SPEC = ServingSpec(image_size=SIZE, class_names=[str(i) for i in range(6)])

@@ -45,7 +45,7 @@ def main(argv):
         from kclass.errors import ConfigError
 
         if FLAGS.trt:  # before any work: TensorRT is absent from most installs
-            from kclass.export_lib import trt
+            from kclass.export import trt
             trt.require_tensorrt(FLAGS.trt)
         if not FLAGS.export_dir:
             raise ConfigError("give --export_dir (e.g. serving/models/demo)")
@@ -55,7 +55,7 @@ def main(argv):
         cli.parse_gin(FLAGS.gin_file, FLAGS.gin_param, FLAGS.model_dir)
         from kclass import configurables, experiment
         from kclass.engine.strategy import configure_devices
-        from kclass.export_lib import commands
+        from kclass.export import commands
 
         exp = configurables.Experiment()
         experiment.check(exp)

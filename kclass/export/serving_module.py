@@ -7,22 +7,20 @@ reports as INVALID_ARGUMENT (HTTP 400) instead of running out of memory on a dec
 """
 
 import dataclasses
+import functools
 from typing import List, Optional, Sequence
 
 import tensorflow as tf
 
 from kclass.data import transforms
+from kclass.data.lists import IMAGE_MAGIC
+from kclass.export.signatures import (FLOAT_SIGNATURE, INPUT_NAME, LABEL_NAMES, LABELS, LOGITS, PROBABILITIES,
+                                      SCORES, SERVING_SIGNATURE, TOP_K_CLASSES, TOP_K_NAMES, UNKNOWN, scores_name)
 from kclass.models.fold_batch_norm import fold_batch_norms
 
 # A 50-megapixel image decodes to 150 MB of uint8; larger requests are refused by default.
 DEFAULT_MAX_PIXELS = 50_000_000
-SERVING_SIGNATURE = "serving_default"
-FLOAT_SIGNATURE = "predict_images"
-INPUT_NAME = "images"
-LOGITS = "logits"
-UNKNOWN = "unknown"
 
-_JPEG, _PNG, _GIF, _BMP = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF8", b"BM"
 _HEAD = 32
 
 
@@ -74,8 +72,9 @@ def _header_dims(encoded):
     head = tf.strings.substr(tf.strings.join([head, tf.constant(b"\0" * _HEAD)]), 0, _HEAD)
     b = tf.cast(tf.io.decode_raw(head, tf.uint8), tf.int64)
 
-    def starts(magic):
-        return tf.equal(tf.strings.substr(head, 0, len(magic)), magic)
+    def starts(kind):
+        found = [tf.equal(tf.strings.substr(head, 0, len(magic)), magic) for magic in IMAGE_MAGIC[kind]]
+        return functools.reduce(tf.logical_or, found)
 
     def big_endian(i):
         return b[i] * 16777216 + b[i + 1] * 65536 + b[i + 2] * 256 + b[i + 3]
@@ -84,7 +83,7 @@ def _header_dims(encoded):
         v = b[i] + b[i + 1] * 256 + b[i + 2] * 65536 + b[i + 3] * 16777216
         return tf.abs(tf.where(v >= 2 ** 31, v - 2 ** 32, v))  # BMP height < 0 means top-down rows
 
-    is_jpeg, is_png, is_gif, is_bmp = starts(_JPEG), starts(_PNG), starts(_GIF), starts(_BMP)
+    is_jpeg, is_png, is_gif, is_bmp = (starts(k) for k in ("jpeg", "png", "gif", "bmp"))
     jpeg_hw = tf.cond(is_jpeg, lambda: tf.cast(tf.image.extract_jpeg_shape(encoded)[:2], tf.int64),
                       lambda: tf.zeros([2], tf.int64))
     height = tf.case([(is_jpeg, lambda: jpeg_hw[0]), (is_png, lambda: big_endian(20)),
@@ -139,10 +138,10 @@ def head(scores, spec: ServingSpec):
     if spec.multilabel:
         labels = tf.cast(scores >= tf.constant(spec.resolved_thresholds(), tf.float32), tf.int32)
         names = tf.where(labels > 0, tf.broadcast_to(class_names, tf.shape(labels, out_type=tf.int64)), "")
-        return {"scores": scores, "labels": labels, "label_names": names}
+        return {SCORES: scores, LABELS: labels, LABEL_NAMES: names}
     top = tf.math.top_k(scores, k=min(spec.top_k, spec.num_classes))
-    outputs = {"probabilities": scores, "top_k_classes": tf.cast(top.indices, tf.int64),
-               "top_k_names": tf.gather(class_names, top.indices)}
+    outputs = {PROBABILITIES: scores, TOP_K_CLASSES: tf.cast(top.indices, tf.int64),
+               TOP_K_NAMES: tf.gather(class_names, top.indices)}
     if spec.reject_threshold is not None:  # only then: clients of models without it see no new output
         outputs[UNKNOWN] = top.values[:, 0] < tf.constant(spec.reject_threshold, tf.float32)
     return outputs
@@ -179,7 +178,7 @@ class ServingModule(tf.Module):
     def scores_function(self):
         """float32 [N, S, S, 3] -> {"probabilities" or "scores": [N, C], "logits": [N, C]}, for ONNX (no
         strings); the logits let the export check the network itself (softmax saturates)."""
-        size, key = self.spec.image_size, "scores" if self.spec.multilabel else "probabilities"
+        size, key = self.spec.image_size, scores_name(self.spec.multilabel)
 
         def scores_and_logits(images):
             logits = tf.cast(self.model(images, training=False), tf.float32)

@@ -1,9 +1,9 @@
-"""kclass.serving, the TF-Serving client, against the loopback EMULATOR (tests/serving/emulator.py)
+"""kclass.serving_client, the TF-Serving client, against the loopback EMULATOR (tests/serving/emulator.py)
 serving an exported model, and against a real TF-Serving when TFS_GRPC / TFS_REST are set.
 
 Real server: export the demo model, serve it as `demo`, then
   TFS_GRPC=grpc://HOST:8500/demo TFS_REST=http://HOST:8501/demo TFS_SAVED_MODEL=serving/models/demo/1 \
-  python -m pytest -q -m tfserving tests/test_serving.py
+  python -m pytest -q -m tfserving tests/test_serving_client.py
 """
 
 import os
@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 from google.protobuf import text_format
 
-from kclass import serving
+from kclass import serving_client
 from kclass.errors import UserError
 from tests.serving.emulator import Emulator, ModelRegistry
 from tests.serving.exported import exported_demo
@@ -68,7 +68,7 @@ def server(request):
 
 
 def _client(url, rows=False, **kw):
-    return serving.connect(url, timeout=kw.pop("timeout", 30), retries=kw.pop("retries", 1), row_format=rows)
+    return serving_client.connect(url, timeout=kw.pop("timeout", 30), retries=kw.pop("retries", 1), row_format=rows)
 
 
 def test_status_and_metadata(server):
@@ -107,7 +107,7 @@ def test_float_signature(server, exported):
 def test_bad_image_is_invalid_argument_in_one_line(server, exported):
     url, _, rows = server
     with _client(url, rows) as client:
-        with pytest.raises(serving.ServingError) as e:
+        with pytest.raises(serving_client.ServingError) as e:
             client.predict([exported.val_images[0], b"%PDF-1.7 definitely not an image"])
         assert e.value.code == "INVALID_ARGUMENT"
         assert e.value.http_status == (None if url.startswith("grpc") else 400)
@@ -119,7 +119,7 @@ def test_unknown_model_and_version_are_not_found(server):
     url, _, rows = server
     base = url.rsplit("/", 1)[0]
     for bad in (base + "/no_such_model", url + "/versions/999"):
-        with _client(bad, rows) as client, pytest.raises(serving.ServingError) as e:
+        with _client(bad, rows) as client, pytest.raises(serving_client.ServingError) as e:
             client.predict([b"x"])
         assert e.value.code == "NOT_FOUND", str(e.value)
         assert e.value.http_status == (None if url.startswith("grpc") else 404)
@@ -144,10 +144,10 @@ def _free_port():
 def test_connection_refused_is_one_line():
     port = _free_port()  # closed again: nothing listens there
     for url in (f"grpc://127.0.0.1:{port}/demo", f"http://127.0.0.1:{port}/demo"):
-        client = serving.connect(url, timeout=5, retries=1)
+        client = serving_client.connect(url, timeout=5, retries=1)
         client.backoff = 0.01
         start = time.monotonic()
-        with pytest.raises(serving.ServingUnavailable) as e:
+        with pytest.raises(serving_client.ServingUnavailable) as e:
             client.predict([b"x"])
         assert time.monotonic() - start < 10
         assert "connection refused" in str(e.value).lower() and "\n" not in str(e.value), str(e.value)
@@ -174,12 +174,12 @@ def test_silent_server_times_out():
     thread.start()
     try:
         for url in (f"http://127.0.0.1:{port}/demo", f"grpc://127.0.0.1:{port}/demo"):
-            client = serving.connect(url, timeout=0.5, retries=0)
+            client = serving_client.connect(url, timeout=0.5, retries=0)
             start = time.monotonic()
-            with pytest.raises(serving.ServingError) as e:
+            with pytest.raises(serving_client.ServingError) as e:
                 client.predict([b"x"])
             assert time.monotonic() - start < 5
-            assert isinstance(e.value, serving.ServingTimeout), str(e.value)
+            assert isinstance(e.value, serving_client.ServingTimeout), str(e.value)
             client.close()
     finally:
         stop.set()
@@ -195,8 +195,8 @@ def test_concurrent_shared_clients(emulator, exported, local):
     valid = exported.val_images[:6]
     expected = [local([image])["probabilities"][0] for image in valid]
     invalid = [b"", b"not an image", valid[0][:30], b"\x89PNG\r\n\x1a\n" + b"\0" * 40]
-    clients = [serving.connect(emulator.grpc_url("demo"), timeout=20, retries=2),
-               serving.connect(emulator.rest_url("demo"), timeout=20, retries=2)]
+    clients = [serving_client.connect(emulator.grpc_url("demo"), timeout=20, retries=2),
+               serving_client.connect(emulator.rest_url("demo"), timeout=20, retries=2)]
     failures, counts = [], {"ok": 0, "refused": 0}
     lock = threading.Lock()
 
@@ -208,7 +208,7 @@ def test_concurrent_shared_clients(emulator, exported, local):
                 try:
                     client.predict([invalid[rng.integers(len(invalid))]])
                     failures.append("invalid image accepted")
-                except serving.ServingError as e:
+                except serving_client.ServingError as e:
                     if e.code != "INVALID_ARGUMENT" or e.http_status not in (None, 400):
                         failures.append(str(e))
                 with lock:
@@ -219,7 +219,7 @@ def test_concurrent_shared_clients(emulator, exported, local):
                     got = client.predict([valid[k]])["probabilities"][0]
                     if not np.allclose(got, expected[k], atol=1e-6):
                         failures.append(f"image {k}: {got} != {expected[k]}")
-                except serving.ServingError as e:
+                except serving_client.ServingError as e:
                     failures.append(str(e))
                 with lock:
                     counts["ok"] += 1
@@ -238,13 +238,13 @@ def test_concurrent_shared_clients(emulator, exported, local):
 
 
 def test_parse_url():
-    e = serving.parse_url("grpc://models.local/demo/labels/stable")
+    e = serving_client.parse_url("grpc://models.local/demo/labels/stable")
     assert (e.protocol, e.host, e.port, e.model, e.label) == ("grpc", "models.local", 8500, "demo", "stable")
-    e = serving.parse_url("http://127.0.0.1:9001/v1/models/demo/versions/3")
+    e = serving_client.parse_url("http://127.0.0.1:9001/v1/models/demo/versions/3")
     assert (e.port, e.model, e.version) == (9001, "demo", 3)
     for bad in ("ftp://h/demo", "grpc://h", "http://h:8501/a/b/c/d", "demo"):
         with pytest.raises(UserError):
-            serving.parse_url(bad)
+            serving_client.parse_url(bad)
 
 
 def test_models_config_is_a_model_server_config_the_emulator_serves(exported, tmp_path):

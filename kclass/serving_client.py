@@ -1,6 +1,6 @@
-"""TF-Serving client (gRPC and REST) and the warm-up record writer.
+"""TF-Serving client (gRPC and REST) for models `python -m kclass.export` wrote.
 
-    client = serving.connect("grpc://127.0.0.1:8500/demo")     # or http://127.0.0.1:8501/demo
+    client = serving_client.connect("grpc://127.0.0.1:8500/demo")   # or http://127.0.0.1:8501/demo
     outputs = client.predict([open("cat.jpg", "rb").read()])     # {"probabilities": [N, C], ...}
 
 URLs: `grpc://HOST[:8500]/NAME` or `http://HOST[:8501]/NAME`, optionally followed by `/versions/N` or
@@ -24,9 +24,8 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from kclass.errors import UserError
+from kclass.export.signatures import INPUT_NAME, SERVING_SIGNATURE, fill_model_spec, predict_request
 
-SERVING_SIGNATURE = "serving_default"
-INPUT_NAME = "images"
 DEFAULT_PORTS = {"grpc": 8500, "http": 8501, "https": 8501}
 
 # TF-Serving's REST status for each canonical error code (model_servers/http_server.cc).
@@ -101,50 +100,6 @@ def parse_url(url: str) -> Endpoint:
     except ValueError:
         raise UserError(f"--server {url!r}: bad port") from None
     return Endpoint(protocol, parts.hostname, port, path[0], version, label)
-
-
-# ---- protos shared by the gRPC client and the warm-up writer ----
-
-def predict_request(model: str, inputs: Dict[str, np.ndarray], signature: str = SERVING_SIGNATURE,
-                    version: Optional[int] = None, label: Optional[str] = None):
-    """A tensorflow.serving.PredictRequest; byte strings go in as DT_STRING tensors."""
-    import tensorflow as tf
-    from tensorflow_serving.apis import predict_pb2
-
-    request = predict_pb2.PredictRequest()
-    _fill_spec(request.model_spec, model, signature, version, label)
-    for name, value in inputs.items():
-        request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
-    return request
-
-
-def _fill_spec(spec, model, signature=None, version=None, label=None):
-    spec.name = model
-    if signature is not None:
-        spec.signature_name = signature
-    if version is not None:
-        spec.version.value = int(version)
-    elif label is not None:
-        spec.version_label = label
-
-
-def write_warmup_requests(path: str, requests) -> None:
-    """TF-Serving's warm-up file: a TFRecord of PredictionLog records (replayed when a version loads)."""
-    import tensorflow as tf
-    from tensorflow_serving.apis import prediction_log_pb2
-
-    with tf.io.TFRecordWriter(path) as writer:
-        for request in requests:
-            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
-            writer.write(log.SerializeToString())
-
-
-def read_warmup_requests(path: str) -> list:
-    """The PredictionLog records of a warm-up file."""
-    import tensorflow as tf
-    from tensorflow_serving.apis import prediction_log_pb2
-
-    return [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in tf.data.TFRecordDataset(path)]
 
 
 def tensor_to_array(proto) -> np.ndarray:
@@ -258,7 +213,7 @@ class GrpcClient(Client):
         from tensorflow_serving.apis import get_model_status_pb2
 
         request = get_model_status_pb2.GetModelStatusRequest()
-        _fill_spec(request.model_spec, self.endpoint.model, None, self.endpoint.version, self.endpoint.label)
+        fill_model_spec(request.model_spec, self.endpoint.model, None, self.endpoint.version, self.endpoint.label)
         response = self._call(self._model_stub.GetModelStatus, request, "GetModelStatus")
         state = get_model_status_pb2.ModelVersionStatus.State.Name
         return [{"version": int(s.version), "state": state(s.state),
@@ -270,7 +225,7 @@ class GrpcClient(Client):
         from tensorflow_serving.apis import get_model_metadata_pb2
 
         request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
-        _fill_spec(request.model_spec, self.endpoint.model, None, self.endpoint.version, self.endpoint.label)
+        fill_model_spec(request.model_spec, self.endpoint.model, None, self.endpoint.version, self.endpoint.label)
         response = self._call(self._predict_stub.GetModelMetadata, request, "GetModelMetadata")
         signature_map = get_model_metadata_pb2.SignatureDefMap()
         response.metadata["signature_def"].Unpack(signature_map)
