@@ -69,7 +69,7 @@ def spec_from_experiment(exp, weights: Optional[str] = None, top_k: Optional[int
     val = exp.val_data
     if val is None:
         raise ConfigError("the recipe has no val/DataConfig: its eval preprocessing is what gets exported")
-    multilabel = bool(getattr(exp, "multilabel", False) or getattr(val, "multilabel", False))
+    multilabel = bool(exp.multilabel)
     thresholds = reject = None
     if multilabel:
         if reject_file:
