@@ -7,7 +7,9 @@ is written to OUT/batches_s{seed}.npz; the Paddle venv draws the reference's ini
 then kclass (its model, `optim.Momentum`, cosine schedule, as `experiment.make_trainer` builds them) and the
 reference (`tools/paddle_parity/train_on_batches.py`) each train one epoch on those batches from those
 weights. What differs between the two rows is the engine alone. Prints per engine and seed the 10-step
-means and the epoch-mean loss, then the mean and spread over the seeds, and one JSON line.
+means and the epoch-mean loss, then the mean and spread over the seeds, and one JSON line. Losses are the
+exact batch-mean CE on both sides; "reported" repeats them capped as Paddle's kernel reports them (it
+clips log-probabilities at -64, so no image counts more than ~64; the gradients are the same).
 --kclass_bn keras sends every BN through Keras's own layer; --dtype float64 runs both engines in float64.
 """
 
@@ -37,7 +39,7 @@ def dump_batches(args, seed, path):
     np.savez(path, x=np.concatenate(xs), y=np.concatenate(ys), sizes=[len(y) for y in ys])
 
 
-def train_kclass(args, batches, init):
+def train_kclass(args, batches, init, seed):
     """Per-step losses of kclass's step on `batches` from the `init` .pdparams."""
     import keras
     import tensorflow as tf
@@ -59,15 +61,28 @@ def train_kclass(args, batches, init):
     @tf.function(reduce_retracing=True)
     def step(images, labels):
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, model(images, training=True)))
+            logits = model(images, training=True)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
         opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
-        return loss
+        return loss, tf.reduce_mean(capped_cross_entropy(labels, logits))
 
-    losses, start = [], 0
+    losses, reported, start = [], [], 0
     for n in sizes[:args.steps or None]:
-        losses.append(float(step(x[start:start + n], y[start:start + n])))
+        loss, capped = step(x[start:start + n], y[start:start + n])
+        losses.append(float(loss))
+        reported.append(float(capped))
         start += n
-    return losses
+    if args.save_final:
+        model.save_weights(os.path.join(args.out, f"kclass_final_s{seed}.weights.h5"))
+    return losses, reported
+
+
+def capped_cross_entropy(labels, logits):
+    """Per-image CE [N] as Paddle's kernel reports it: log-probabilities clipped at -64 (so at most ~64)."""
+    import tensorflow as tf
+    shifted = tf.maximum(logits - tf.reduce_max(logits, -1, keepdims=True), tf.cast(-64.0, logits.dtype))
+    log_probs = shifted - tf.reduce_logsumexp(shifted, -1, keepdims=True)
+    return -tf.gather(log_probs, labels, batch_dims=1)
 
 
 def paddle_run(args, batches, seed, extra, parse=True):
@@ -79,7 +94,14 @@ def paddle_run(args, batches, seed, extra, parse=True):
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"paddle side failed ({' '.join(command)}):\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])["losses"] if parse else None
+    if not parse:
+        return None
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return result["losses"], result["reported"]
+
+
+def paddle_final(args, seed):
+    return ["--save_final", os.path.join(args.out, f"paddle_final_s{seed}.pdparams")] if args.save_final else []
 
 
 def epoch_mean(losses, sizes):
@@ -102,11 +124,14 @@ def main():
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     p.add_argument("--kclass_bn", default="fused", choices=("fused", "keras"))
     p.add_argument("--engines", default="kclass,paddle")
+    p.add_argument("--save_final", action="store_true", help="write each engine's weights and BN statistics "
+                   "after the steps: OUT/kclass_final_sSEED.weights.h5, OUT/paddle_final_sSEED.pdparams")
     p.add_argument("--out", required=True)
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
     engines = args.engines.split(",")
     table = {e: {} for e in engines}
+    reported = {e: {} for e in engines}  # the same losses capped as Paddle's kernel reports them
     sizes_of = {}  # seed -> images per step
     for seed in [int(s) for s in args.seeds.split(",")]:
         batches = os.path.join(args.out, f"batches_s{seed}.npz")
@@ -117,21 +142,23 @@ def main():
         if not os.path.exists(init):  # the reference draws the weights and saves them
             paddle_run(args, batches, seed, ["--save_init", init], parse=False)
         for engine in engines:
-            losses = (train_kclass(args, batches, init) if engine == "kclass"
-                      else paddle_run(args, batches, seed, ["--init", init]))
-            table[engine][seed] = losses
+            losses, capped = (train_kclass(args, batches, init, seed) if engine == "kclass"
+                              else paddle_run(args, batches, seed, ["--init", init, *paddle_final(args, seed)]))
+            table[engine][seed], reported[engine][seed] = losses, capped
             means = [round(float(np.mean(losses[i:i + 10])), 2) for i in range(0, len(losses), 10)]
-            print(f"{engine:6s} seed {seed}: 10-step means {means} epoch mean {epoch_mean(losses, sizes):.3f}",
-                  flush=True)
+            print(f"{engine:6s} seed {seed}: 10-step means {means} epoch mean {epoch_mean(losses, sizes):.3f} "
+                  f"(capped as Paddle reports: {epoch_mean(capped, sizes):.3f})", flush=True)
     summary = {}
     for engine, runs in table.items():
-        values = [epoch_mean(l, sizes_of[s]) for s, l in runs.items()]
-        sd = statistics.stdev(values) if len(values) > 1 else 0.0
-        summary[engine] = {"mean": statistics.mean(values), "sd": sd, "min": min(values), "max": max(values),
-                           "per_seed": dict(zip(runs, values))}
-        print(f"{engine:6s} epoch-mean loss {summary[engine]['mean']:.3f} +- {sd:.3f} "
-              f"[{min(values):.3f}, {max(values):.3f}] over {len(values)} seeds")
-    print(json.dumps({"args": vars(args), "summary": summary, "losses": table}))
+        summary[engine] = {}
+        for measure, source in (("exact", runs), ("as_paddle_reports", reported[engine])):
+            values = [epoch_mean(l, sizes_of[s]) for s, l in source.items()]
+            sd = statistics.stdev(values) if len(values) > 1 else 0.0
+            summary[engine][measure] = {"mean": statistics.mean(values), "sd": sd, "min": min(values),
+                                        "max": max(values), "per_seed": dict(zip(source, values))}
+            print(f"{engine:6s} epoch-mean loss ({measure}) {statistics.mean(values):.3f} +- {sd:.3f} "
+                  f"[{min(values):.3f}, {max(values):.3f}] over {len(values)} seeds")
+    print(json.dumps({"args": vars(args), "summary": summary, "losses": table, "reported": reported}))
 
 
 if __name__ == "__main__":

@@ -15,9 +15,10 @@ supplies them from the engine's observed behaviour:
   sampler is paddle's DistributedBatchSampler (shuffle, drop_last False): it reshuffles on every
   pass with np.random.RandomState(pass index), the index counting from 0 as in the engine;
 - loss: softmax cross-entropy, mean over the batch; under Mixup, CE against the mixed one-hot
-  targets, sum(-target * log_softmax). Paddle's hard-label CE caps each image's loss at 64 (its
-  log-probability is clipped at -64; the gradient is not): reported train and eval losses of badly
-  wrong images are bounded where an unclipped CE's are not;
+  targets, sum(-target * log_softmax). Paddle's kernels clip log-probabilities at -64, so the loss the
+  engine logs caps each image at ~64 (the gradient is the exact CE's). train_loss and eval_loss below
+  are the exact CE, computed from the logits in float64, as kclass reports it; *_reported are the
+  capped figures the engine logs;
 - optimizer: paddle's Momentum(0.9) with L2Decay(1e-4). A parameter whose ParamAttr carries its own
   regularizer keeps it: paddleclas's MobileNetV3 gives its BN scale/offset L2Decay(0.0), so they
   get no decay there, while ResNet50_vd decays every parameter, BN and fc bias included;
@@ -32,8 +33,9 @@ process (the engine draws them in the workers).
 
 Output (--out, JSON lines): a first line with "kind": "run" (configuration, versions, steps per
 epoch, which parameters get decay), then one "kind": "epoch" line per epoch with engine, model,
-seed, epoch, train_loss (epoch mean over images), eval_loss, top1, top5, train_seconds,
-eval_seconds, train_images_per_s and step_losses (each step's batch-mean loss).
+seed, epoch, train_loss (epoch mean over images), eval_loss, train_loss_reported, eval_loss_reported,
+top1, top5, train_seconds, eval_seconds, train_images_per_s and step_losses (each step's exact
+batch-mean CE).
 """
 
 import argparse
@@ -125,24 +127,41 @@ def cross_entropy(logits, labels, soft_targets=None):
     return paddle.mean(paddle.sum(-soft_targets * F.log_softmax(logits, axis=-1), axis=-1))
 
 
+def exact_cross_entropy(logits, labels, soft_targets=None):
+    """Batch-mean softmax CE of numpy `logits` [N, C] in float64, never capped: kclass's figure.
+
+    Paddle's kernels clip log-probabilities at -64, so the loss they report caps each image at ~64
+    (their gradient is the exact CE's). In an unstable first epoch images pass that cap: the reported
+    mean then reads lower than the CE both engines descend.
+    """
+    z = np.asarray(logits, np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    if soft_targets is not None:
+        return float(-(np.asarray(soft_targets, np.float64) * log_probs).sum(axis=1).mean())
+    labels = np.asarray(labels).reshape(-1)
+    return float(-log_probs[np.arange(len(labels)), labels].mean())
+
+
 def evaluate(model, val_loader, num_classes):
-    """(mean CE over images, top-1, top-5) of `model` in eval mode over the whole loader."""
+    """(exact mean CE, CE as Paddle reports it, top-1, top-5) of `model` in eval mode over the loader."""
     model.eval()
     k = min(5, num_classes)
-    total, loss_sum, top1, top5 = 0, 0.0, 0, 0
+    total, loss_sum, reported_sum, top1, top5 = 0, 0.0, 0.0, 0, 0
     with paddle.no_grad():
         for images, labels in val_loader:
             labels = labels.reshape([-1, 1])
             logits = model(images)
             n = int(labels.shape[0])
-            loss_sum += float(F.cross_entropy(logits, labels)) * n
+            loss_sum += exact_cross_entropy(logits.numpy(), labels.numpy()) * n
+            reported_sum += float(F.cross_entropy(logits, labels)) * n
             order = np.argsort(-logits.numpy(), axis=1)[:, :k]
             truth = labels.numpy()
             top1 += int((order[:, :1] == truth).sum())
             top5 += int((order == truth).any(axis=1).sum())
             total += n
     model.train()
-    return loss_sum / total, top1 / total, top5 / total
+    return loss_sum / total, reported_sum / total, top1 / total, top5 / total
 
 
 def eval_batch_logits(model, dataset, count):
@@ -220,7 +239,7 @@ def main(argv=None):
 
     for epoch in range(1, args.epochs + 1):
         train_set.epoch = epoch
-        step_losses, images_seen, loss_sum = [], 0, 0.0
+        step_losses, images_seen, loss_sum, reported_sum = [], 0, 0.0, 0.0
         start = time.perf_counter()
         for step, (images, labels) in enumerate(train_loader, 1):
             labels = labels.reshape([-1, 1])
@@ -230,14 +249,17 @@ def main(argv=None):
                                             args.mixup_alpha, mix_rng)
                 images, soft = paddle.to_tensor(mixed), paddle.to_tensor(targets)
             lr = optimizer.get_lr()
-            loss = cross_entropy(model(images), labels, soft)
+            logits = model(images)
+            loss = cross_entropy(logits, labels, soft)
             loss.backward()
             optimizer.step()
             optimizer.clear_grad()
             schedule.step()
-            value, n = float(loss), int(labels.shape[0])
+            n = int(labels.shape[0])
+            value = exact_cross_entropy(logits.numpy(), labels.numpy(), None if soft is None else soft.numpy())
             step_losses.append(value)
             loss_sum += value * n
+            reported_sum += float(loss) * n
             images_seen += n
             if not math.isfinite(value):
                 print(f"epoch {epoch} step {step}: loss {value}", flush=True)
@@ -252,10 +274,11 @@ def main(argv=None):
         train_seconds = time.perf_counter() - start
 
         start = time.perf_counter()
-        eval_loss, top1, top5 = evaluate(model, val_loader, args.num_classes)
+        eval_loss, eval_reported, top1, top5 = evaluate(model, val_loader, args.num_classes)
         eval_seconds = time.perf_counter() - start
         record = {"engine": "paddle", "kind": "epoch", "model": args.model, "seed": args.seed,
                   "epoch": epoch, "train_loss": loss_sum / images_seen, "eval_loss": eval_loss,
+                  "train_loss_reported": reported_sum / images_seen, "eval_loss_reported": eval_reported,
                   "top1": top1, "top5": top5, "train_seconds": train_seconds,
                   "eval_seconds": eval_seconds, "train_images_per_s": images_seen / train_seconds,
                   "steps": len(step_losses), "step_losses": step_losses}

@@ -7,13 +7,15 @@ Run in the Paddle venv:
 B.npz holds x float32 [N, S, S, 3] (normalised, NHWC), y int64 [N] and sizes [steps] (images per step).
 The model is `paddleclas.MODEL(class_num)` drawn after `paddle.seed(seed)` (or loaded from --init), trained
 in train mode with reference_train.py's optimizer (Momentum 0.9 + L2Decay 1e-4, CosineAnnealingDecay
-stepped per iteration over epochs x steps) and loss. Prints one JSON line: {"losses": [per step]}.
+stepped per iteration over epochs x steps) and loss. Prints one JSON line: {"losses": [per step], "reported": [per step]}: the batch-mean CE of
+the train-mode forward, exact (what kclass reports) and as Paddle's kernel reports it (each image's loss
+capped at ~64: it clips log-probabilities at -64; the gradient is the exact CE's).
 """
 
 import argparse
 import json
 
-from reference_train import L2_DECAY, MOMENTUM, cross_entropy  # first: it imports sklearn before paddle
+from reference_train import L2_DECAY, MOMENTUM, cross_entropy, exact_cross_entropy  # first: it imports sklearn before paddle
 
 import numpy as np
 import paddle
@@ -31,6 +33,7 @@ def main():
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     p.add_argument("--save_init", help="only write the seed's initial weights here (kclass loads them)")
     p.add_argument("--init", help="start from these weights instead of the seed's")
+    p.add_argument("--save_final", help="after the steps: the weights and BN statistics reached (.pdparams)")
     p.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: all)")
     p.add_argument("--grads_out", help="after the steps: PREFIX_init.pdparams (the weights reached), the "
                    "float64 and float32 gradients on the next batch (PREFIX_grad64/32.pdparams) and that "
@@ -52,19 +55,23 @@ def main():
     schedule = paddle.optimizer.lr.CosineAnnealingDecay(args.lr, T_max=args.epochs * len(sizes))
     opt = paddle.optimizer.Momentum(learning_rate=schedule, momentum=MOMENTUM, parameters=net.parameters(),
                                     weight_decay=paddle.regularizer.L2Decay(L2_DECAY))
-    losses, start = [], 0
+    losses, reported, start = [], [], 0
     for n in sizes[:args.steps or None]:
         images = paddle.to_tensor(np.ascontiguousarray(x[start:start + n].transpose(0, 3, 1, 2)).astype(args.dtype))
-        loss = cross_entropy(net(images), paddle.to_tensor(y[start:start + n]))
+        logits = net(images)
+        loss = cross_entropy(logits, paddle.to_tensor(y[start:start + n]))
         loss.backward()
         opt.step()
         opt.clear_grad()
         schedule.step()
-        losses.append(float(loss))
+        losses.append(exact_cross_entropy(logits.numpy(), y[start:start + n]))
+        reported.append(float(loss))
         start += n
+    if args.save_final:
+        paddle.save(net.state_dict(), args.save_final)
     if args.grads_out:
         dump_gradients(args, net, x[start:start + sizes[len(losses)]], y[start:start + sizes[len(losses)]])
-    print(json.dumps({"losses": losses}))
+    print(json.dumps({"losses": losses, "reported": reported}))
 
 
 def dump_gradients(args, net, x, y):
