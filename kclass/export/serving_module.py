@@ -16,7 +16,7 @@ from kclass.data import transforms
 from kclass.data.lists import IMAGE_MAGIC
 from kclass.export.signatures import (FLOAT_SIGNATURE, INPUT_NAME, LABEL_NAMES, LABELS, LOGITS, PROBABILITIES,
                                       SCORES, SERVING_SIGNATURE, TOP_K_CLASSES, TOP_K_NAMES, UNKNOWN, scores_name)
-from kclass.models.fold_batch_norm import fold_batch_norms
+from kclass.layers.fold_batch_norm import fold_batch_norms
 
 # A 50-megapixel image decodes to 150 MB of uint8; larger requests are refused by default.
 DEFAULT_MAX_PIXELS = 50_000_000

@@ -3,9 +3,9 @@
 import keras
 from keras import layers
 
-from kclass.models.batch_norm import BatchNormalization
-from kclass.models.conv import Conv2D
-from kclass.models.depthwise import DepthwiseConv2D
+from kclass.layers.batch_norm import BatchNormalization
+from kclass.layers.conv import Conv2D
+from kclass.layers.depthwise import DepthwiseConv2D
 
 # Paddle's defaults differ from Keras's; these keep checkpoints and training dynamics comparable.
 BN_MOMENTUM = 0.9

@@ -37,7 +37,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
             # At trained weights the kernel's gradients drifted ~1000x further from float64 than Keras's
             # two-pass layer's (channels whose batch mean dwarfs their spread). BN, and its gradient, do
             # not see a per-channel shift, so centring x first costs one reduction and restores Keras's
-            # precision (tests/models/test_precision.py, trained weights).
+            # precision (tests/layers/test_precision.py, trained weights).
             shift = tf.stop_gradient(tf.reduce_mean(x, [0, 1, 2]))
             y, mean, variance, _, _, _ = tf.raw_ops.FusedBatchNormV3(
                 x=x - tf.cast(shift, x.dtype), scale=gamma, offset=beta, mean=tf.zeros([0], tf.float32),

@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 
 from kclass.models import registry
-from kclass.models.fold_batch_norm import fold_batch_norms, foldable_pairs
-from kclass.models.layers import batch_norm
+from kclass.layers.fold_batch_norm import fold_batch_norms, foldable_pairs
+from kclass.models.blocks import batch_norm
 
 
 def _trained_statistics(model, seed=0):

@@ -2,14 +2,14 @@
 
 oneDNN's depthwise backprop-filter kernel costs several times its forward pass on the 1x1 and 2x2
 maps that MobileNetV3's last stages see at 32x32 inputs (`tools/bench/conv_paths.py`). There the conv
-is y[n,o,c] = sum_i x[n,i,c] M[o,i,c] (`kclass.models.tiny_maps`), whose gradients are plain multiplies
+is y[n,o,c] = sum_i x[n,i,c] M[o,i,c] (`kclass.layers.tiny_maps`), whose gradients are plain multiplies
 and sums. Inference keeps the native op, so exported graphs stay standard.
 """
 
 import keras
 import tensorflow as tf
 
-from kclass.models.tiny_maps import gather_taps, static_index
+from kclass.layers.tiny_maps import gather_taps, static_index
 
 # Output x input positions; at 16 x 16 = 256 the [N, O, I, C] product is slower than the native kernel.
 DENSE_LIMIT = 64

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from kclass.models.tiny_maps import tap_index
+from kclass.layers.tiny_maps import tap_index
 
 
 def test_one_by_one_map_reads_only_the_centre_tap():

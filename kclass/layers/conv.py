@@ -5,14 +5,14 @@ small feature maps of 32x32 inputs: a 1x1 conv on 1x1 maps runs at ~10 GFLOP/s f
 versus ~50 as a matmul, and a 3x3 conv's backward passes on 2x2 and 1x1 maps cost several times its
 forward (`tools/bench/conv_paths.py`). Pointwise (1x1, stride 1): one matmul over [N*H*W, C_in].
 Tiny static maps (output x input positions <= DENSE_LIMIT): y = x[N, I*C_in] @ W'[I*C_in, O*C_out],
-W' gathering the kernel tap that joins each input position to each output (`kclass.models.tiny_maps`).
+W' gathering the kernel tap that joins each input position to each output (`kclass.layers.tiny_maps`).
 The kernel variable keeps its [k, k, C_in, C_out] shape, so weights and checkpoints are unchanged.
 """
 
 import keras
 import tensorflow as tf
 
-from kclass.models.tiny_maps import gather_taps, static_index
+from kclass.layers.tiny_maps import gather_taps, static_index
 
 # Output x input positions. 2x2 maps at stride 1 (16) waste nothing: every tap sees a pixel.
 DENSE_LIMIT = 16

@@ -11,7 +11,8 @@ import pytest
 import tensorflow as tf
 
 from kclass.data import lists, transforms
-from kclass.models import batch_norm, build, conv, depthwise
+from kclass.layers import batch_norm, conv, depthwise
+from kclass.models import build
 
 
 def _real_batch(root, n=64):

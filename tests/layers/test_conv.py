@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kclass.models.conv import Conv2D
+from kclass.layers.conv import Conv2D
 
 
 @pytest.mark.parametrize("kwargs, shape", [

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kclass.models.batch_norm import BatchNormalization
+from kclass.layers.batch_norm import BatchNormalization
 
 
 def _pair(shape, **kwargs):

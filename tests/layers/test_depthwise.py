@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kclass.models.depthwise import DENSE_LIMIT, DepthwiseConv2D
+from kclass.layers.depthwise import DENSE_LIMIT, DepthwiseConv2D
 
 
 @pytest.mark.parametrize("kwargs, shape, dense", [
