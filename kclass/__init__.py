@@ -1,4 +1,7 @@
-"""kclass: PaddleClas's quick-start workflow as a Keras 3 / TensorFlow application."""
+"""kclass: PaddleClas's quick-start workflow as a Keras 3 / TensorFlow application.
+
+Its packages, what each may import, and the file formats it keeps: docs/architecture.md.
+"""
 
 import os
 

@@ -24,7 +24,7 @@ from kclass.engine.summary_hooks import SummaryHooks
 from kclass.engine.task import Task
 from kclass.engine.trainer import Evaluator, LoopConfig, Trainer
 from kclass.errors import ConfigError, DataError, WeightsError
-from kclass.export_lib.spec import REJECT_FILE, THRESHOLDS_FILE
+from kclass.export.spec import REJECT_FILE, THRESHOLDS_FILE
 
 PRECISIONS = ("fp32", "float64", "mixed_bfloat16", "mixed_float16")
 
@@ -262,7 +262,7 @@ def summary_hooks(exp: Experiment) -> SummaryHooks:
         summaries.first_batch(images, exp.train_data.mean, exp.train_data.std, step)
 
     def eval_rows(rows, step):
-        from kclass.export_lib.spec import class_names
+        from kclass.export.spec import class_names
         from kclass.report import summaries
         names = class_names(exp.val_data.label_list, exp.num_classes)
         if exp.multilabel:
@@ -591,7 +591,7 @@ def evaluate(exp: Experiment, weights: Optional[str], strategy=None,
 
 def write_report(exp: Experiment, rows: Dict[str, Any], samples: lists.Samples, report_dir: str) -> Dict:
     """kclass.report's files for evaluation `rows` in `samples` order; returns report.json's content."""
-    from kclass.export_lib.spec import class_names
+    from kclass.export.spec import class_names
     from kclass.report import multi_label, single_label  # Matplotlib only when a report is asked
 
     names = class_names(exp.val_data.label_list, exp.num_classes)

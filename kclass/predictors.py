@@ -1,7 +1,7 @@
 """Where predictions come from (a SavedModel in TF or its model.onnx in ONNX Runtime, a recipe + weights,
 a TF-Serving URL) and how they read.
 
-Every predictor maps encoded images to the outputs of the exported `serving_default` signature, so
+Every predictor maps encoded images to the outputs of the exported SERVING_SIGNATURE, so
 local and remote predictions are the same numbers printed the same way:
 single-label `probabilities` [N, C], `top_k_classes` [N, k], `top_k_names` [N, k] (and `unknown` [N]
 when the model has a reject threshold);
@@ -13,8 +13,10 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from kclass.data.lists import IMAGE_EXTENSIONS
+from kclass.data.lists import IMAGE_EXTENSIONS, read_list_paths
 from kclass.errors import DataError, UserError
+from kclass.export.signatures import (LABEL_NAMES, LABELS, PROBABILITIES, SCORES, SERVING_SIGNATURE, TOP_K_CLASSES,
+                                      TOP_K_NAMES, UNKNOWN, scores_name)
 
 
 class Predictor:
@@ -56,7 +58,7 @@ class SavedModelPredictor(Predictor):
         self.path = resolve_saved_model(path)
         self.description = f"SavedModel {self.path}"
         self._tf = tf
-        self._signature = tf.saved_model.load(self.path).signatures["serving_default"]
+        self._signature = tf.saved_model.load(self.path).signatures[SERVING_SIGNATURE]
 
     def predict(self, images):
         outputs = self._signature(images=self._tf.constant(list(images), self._tf.string))
@@ -67,8 +69,8 @@ def read_export_spec(version_dir: str):
     """The ServingSpec an export recorded in `version_dir`/assets.extra/kclass.json."""
     import json
 
-    from kclass.export_lib.saved_model import METADATA_FILE
-    from kclass.export_lib.serving_module import ServingSpec
+    from kclass.export.saved_model import METADATA_FILE
+    from kclass.export.serving_module import ServingSpec
 
     path = os.path.join(version_dir, "assets.extra", METADATA_FILE)
     try:
@@ -81,14 +83,14 @@ def read_export_spec(version_dir: str):
 
 class OnnxPredictor(Predictor):
     """An exported version's model.onnx (`kclass.export --onnx`) in ONNX Runtime (CPU), between the
-    SavedModel's own TF preprocessing and head: same inputs, same outputs as `serving_default`."""
+    SavedModel's own TF preprocessing and head: same inputs, same outputs as SERVING_SIGNATURE."""
 
     def __init__(self, path: str):
         import onnxruntime
         import tensorflow as tf
 
-        from kclass.export_lib.saved_model import ONNX_FILE
-        from kclass.export_lib.serving_module import head, preprocess_batch
+        from kclass.export.saved_model import ONNX_FILE
+        from kclass.export.serving_module import head, preprocess_batch
 
         self.path = resolve_saved_model(path)
         onnx_path = os.path.join(self.path, ONNX_FILE)
@@ -100,7 +102,7 @@ class OnnxPredictor(Predictor):
         self._tf = tf
         self._session = onnxruntime.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
-        self._output = "scores" if spec.multilabel else "probabilities"
+        self._output = scores_name(spec.multilabel)
         self._preprocess = tf.function(lambda images: preprocess_batch(images, spec),
                                        input_signature=[tf.TensorSpec([None], tf.string)])
         self._head = tf.function(lambda scores: head(scores, spec),
@@ -118,7 +120,7 @@ class ModulePredictor(Predictor):
     def __init__(self, exp, weights: Optional[str], top_k: Optional[int] = None):
         import tensorflow as tf
 
-        from kclass.export_lib.commands import build_serving_module
+        from kclass.export.commands import build_serving_module
 
         self._tf = tf
         self.module = build_serving_module(exp, weights, top_k=top_k)
@@ -130,12 +132,12 @@ class ModulePredictor(Predictor):
 
 
 class RemotePredictor(Predictor):
-    """A model served by TF-Serving (gRPC or REST URL, see kclass.serving)."""
+    """A model served by TF-Serving (gRPC or REST URL, see kclass.serving_client)."""
 
     def __init__(self, url: str, timeout: float = 30.0, retries: int = 2):
-        from kclass import serving
+        from kclass import serving_client
 
-        self.client = serving.connect(url, timeout=timeout, retries=retries)
+        self.client = serving_client.connect(url, timeout=timeout, retries=retries)
         self.description = f"TF-Serving {self.client.endpoint.url}"
 
     def predict(self, images):
@@ -147,16 +149,16 @@ class RemotePredictor(Predictor):
 
 def bad_input_message(error: Exception) -> Optional[str]:
     """The one-line message when `error` means "this image is bad" (INVALID_ARGUMENT), else None."""
-    from kclass import serving
+    from kclass import serving_client
 
-    if isinstance(error, serving.ServingError):
+    if isinstance(error, serving_client.ServingError):
         return f"{error.code}: {error.message}" if error.code == "INVALID_ARGUMENT" else None
     try:
         import tensorflow as tf
     except ImportError:  # pragma: no cover
         return None
     if isinstance(error, tf.errors.InvalidArgumentError):
-        return f"INVALID_ARGUMENT: {serving.clean_message(error.message)}"
+        return f"INVALID_ARGUMENT: {serving_client.clean_message(error.message)}"
     return None
 
 
@@ -173,19 +175,7 @@ def collect_images(images: Sequence[str] = (), folder: Optional[str] = None, lis
     if list_file:
         if not os.path.isfile(list_file):
             raise DataError(f"--list {list_file}: list file not found")
-        root = data_root if data_root is not None else os.path.dirname(os.path.abspath(list_file))
-        with open(list_file, encoding="utf-8-sig") as f:
-            for line in f.read().splitlines():
-                line = line.strip()
-                if not line:
-                    continue
-                if "\t" in line:  # multi-label: path<TAB>flags
-                    line = line.split("\t", 1)[0]
-                else:
-                    parts = line.rsplit(None, 1)
-                    if len(parts) == 2 and parts[1].lstrip("-").isdigit():
-                        line = parts[0]
-                paths.append(os.path.join(root, line))
+        paths += read_list_paths(list_file, data_root)
     if not paths:
         raise DataError("no images: give --image, --folder or --list"
                         + (f" ({folder} holds no {', '.join(IMAGE_EXTENSIONS)} files)" if folder else ""))
@@ -233,19 +223,19 @@ def predict_files(predictor: Predictor, paths: Sequence[str], batch_size: int = 
 
 
 def _row(outputs, i, top_k=None):
-    if "scores" in outputs:
-        scores = outputs["scores"][i]
-        names = outputs["label_names"][i]
-        picked = np.flatnonzero(outputs["labels"][i])
+    if SCORES in outputs:
+        scores = outputs[SCORES][i]
+        names = outputs[LABEL_NAMES][i]
+        picked = np.flatnonzero(outputs[LABELS][i])
         picked = picked[np.argsort(-scores[picked], kind="stable")]
         return {"labels": [{"class_id": int(c), "name": str(names[c]), "score": float(scores[c])} for c in picked]}
-    probabilities = outputs["probabilities"][i]
-    classes = outputs["top_k_classes"][i][:top_k]
-    names = outputs["top_k_names"][i]
+    probabilities = outputs[PROBABILITIES][i]
+    classes = outputs[TOP_K_CLASSES][i][:top_k]
+    names = outputs[TOP_K_NAMES][i]
     row = {"top_k": [{"class_id": int(c), "name": str(n), "probability": float(probabilities[c])}
                      for c, n in zip(classes, names)]}
-    if "unknown" in outputs:
-        row["unknown"] = bool(outputs["unknown"][i])
+    if UNKNOWN in outputs:
+        row["unknown"] = bool(outputs[UNKNOWN][i])
     return row
 
 

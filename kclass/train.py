@@ -46,11 +46,11 @@ def main(argv):
             tf.config.experimental.enable_op_determinism()
         if is_chief(strategy):
             os.makedirs(exp.model_dir, exist_ok=True)
-            from kclass.engine.checkpoints import atomic_write_text
-            atomic_write_text(os.path.join(exp.model_dir, "config.gin"), gin.config_str())
+            from kclass import atomic_write
+            atomic_write.text(os.path.join(exp.model_dir, "config.gin"), gin.config_str())
         metrics = experiment.train(exp, strategy)
         if is_chief(strategy):
-            atomic_write_text(os.path.join(exp.model_dir, "operative_config.gin"), gin.operative_config_str())
+            atomic_write.text(os.path.join(exp.model_dir, "operative_config.gin"), gin.operative_config_str())
             if metrics:
                 print("final: " + " ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
                                            for k, v in metrics.items()), flush=True)

@@ -135,7 +135,7 @@ def test_onnxruntime_engine_predicts_as_the_saved_model(exported, tmp_path):
 
 def test_onnxruntime_engine_multilabel(exported, tmp_path):
     from kclass import experiment
-    from kclass.export_lib import commands
+    from kclass.export import commands
 
     exp = demo_experiment(exported.data_root, multilabel=True)
     best = tmp_path / "best_model"

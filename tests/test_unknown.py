@@ -77,7 +77,7 @@ def _rates(results):
 @pytest.mark.slow
 def test_never_seen_class_comes_out_unknown(trained, tmp_path):
     from kclass import predictors
-    from kclass.export_lib.spec import REJECT_FILE
+    from kclass.export.spec import REJECT_FILE
     from tests.serving.emulator import Emulator, ModelRegistry
 
     params, best, data = trained

@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
+from kclass import atomic_write  # noqa: E402
 from kclass.cli import run_main  # noqa: E402
 from kclass.data.lists import folder_classes, read_folder  # noqa: E402
 from kclass.errors import UserError  # noqa: E402
@@ -69,11 +70,8 @@ def make_lists(folder: str, fraction: float, seed: int, out: str = None):
 
     contents = {"train_list.txt": [line(i) for i in train], "val_list.txt": [line(i) for i in val],
                 "label_list.txt": [f"{i} {name}\n" for i, name in enumerate(names)]}
-    for name in LIST_FILES:
-        tmp = os.path.join(out, f".{name}.tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.writelines(contents[name])
-        os.replace(tmp, os.path.join(out, name))  # never a half-written list beside a complete one
+    for name in LIST_FILES:  # never a half-written list beside a complete one
+        atomic_write.text(os.path.join(out, name), "".join(contents[name]))
     empty = [name for i, name in enumerate(names) if not np.any(samples.labels == i)]
     return {name: len(lines) for name, lines in contents.items()}, empty
 

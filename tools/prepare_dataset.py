@@ -15,7 +15,6 @@ python tools/prepare_dataset.py weights [--out pretrained] [--base_url URL] [--f
 """
 
 import argparse
-import contextlib
 import io
 import os
 import shutil
@@ -25,6 +24,8 @@ import tempfile
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from kclass import atomic_write  # noqa: E402
 
 CIFAR100_URL = "https://paddle-imagenet-models-name.bj.bcebos.com/data/CIFAR100.tar"
 NUS_URL = "https://paddle-imagenet-models-name.bj.bcebos.com/data/NUS-WIDE-SCENE.tar"
@@ -42,11 +43,11 @@ def download(url, folder):
     """Fetches `url` into `folder` (file:// too, for offline tests); returns the local path."""
     target = os.path.join(folder, os.path.basename(url.split("?")[0]) or "download")
     try:
-        with urllib.request.urlopen(url, timeout=60) as response, open(target + ".part", "wb") as f:
+        with atomic_write.file(target) as tmp, open(tmp, "wb") as f, \
+                urllib.request.urlopen(url, timeout=60) as response:
             shutil.copyfileobj(response, f)
     except OSError as e:
         raise PrepareError(f"cannot download {url}: {e}; download it by hand and pass --from FILE") from None
-    os.replace(target + ".part", target)
     return target
 
 
@@ -106,19 +107,9 @@ def _from_paddle_tar(tar, out, marker="train_list.txt", levels=1, what="CIFAR100
         shutil.copytree(os.path.join(tmp, top), out, dirs_exist_ok=True)
 
 
-@contextlib.contextmanager
 def _staged(out_root, name):
-    """Yields a temp folder in `out_root` that replaces `out_root/name` whole when the block succeeds."""
-    out = os.path.join(out_root, name)
-    os.makedirs(out_root, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{name}-", dir=out_root)
-    try:
-        yield staging
-        if os.path.isdir(out):
-            shutil.rmtree(out)
-        os.replace(staging, out)  # the folder appears whole or not at all
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    """A temp folder in `out_root` that replaces `out_root/name` whole when the block succeeds."""
+    return atomic_write.directory(os.path.join(out_root, name), prefix=f".{name}-", replace=True)
 
 
 def _open_tar(source):

@@ -1,12 +1,11 @@
 """The demo data set: procedural shapes written as PNGs + PaddleClas list files, made on first use."""
 
-import contextlib
 import os
-import shutil
-import tempfile
 
 import numpy as np
 import tensorflow as tf
+
+from kclass import atomic_write
 
 CLASSES = ("circle", "square", "triangle", "cross", "ring", "stripes")
 
@@ -41,24 +40,14 @@ def _image(kind, size, rng):
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-@contextlib.contextmanager
-def _staged(root, prefix):
-    """Yields a temp folder beside `root` that becomes `root` when the block ends without error.
+def _complete(root):
+    return os.path.isfile(os.path.join(root, "val_list.txt"))
 
-    A second process (another worker) finishing later keeps the first complete copy, which may be in use.
-    """
-    parent = os.path.dirname(os.path.abspath(root))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=prefix, dir=parent)
-    try:
-        yield tmp
-        if not os.path.isfile(os.path.join(root, "val_list.txt")):
-            if os.path.isdir(root):
-                shutil.rmtree(root)  # an older incomplete copy: no val_list.txt
-            os.replace(tmp, root)
-    finally:
-        if os.path.isdir(tmp):
-            shutil.rmtree(tmp)
+
+def _staged(root, prefix):
+    """A temp folder that becomes `root` when the block ends. A second process (another worker) finishing
+    later keeps the first complete copy, which may be in use; an incomplete older copy is replaced."""
+    return atomic_write.directory(root, prefix, replace=True, keep_existing=_complete)
 
 
 def _write_lines(path, lines):
@@ -72,7 +61,7 @@ def make_demo_dataset(root, train_per_class=250, val_per_class=50, image_size=32
     Does nothing when `root/val_list.txt` exists; writes into a temp folder then renames it, so an
     interrupted first run never leaves half a data set behind. Returns `root`.
     """
-    if os.path.isfile(os.path.join(root, "val_list.txt")):
+    if _complete(root):
         return root
     rng = np.random.default_rng(seed)
     with _staged(root, ".demo-") as tmp:
@@ -106,7 +95,7 @@ def make_multilabel_demo_dataset(root, train_images=600, val_images=150, image_s
     Lists use PaddleClas's MultiLabelDataset format `path<TAB>0,1,...`. Idempotent and atomic like
     `make_demo_dataset`. Returns `root`.
     """
-    if os.path.isfile(os.path.join(root, "val_list.txt")):
+    if _complete(root):
         return root
     rng = np.random.default_rng(seed)
     with _staged(root, ".demo-ml-") as tmp:

@@ -223,10 +223,6 @@ def affine(images, matrices, interpolation="NEAREST", fill=FILL):
     return out
 
 
-def _identity_matrices(n):
-    return tf.tile(tf.constant([[1., 0., 0., 0., 1., 0.]]), tf.stack([n, 1]))
-
-
 def shear_x_matrices(m):
     z, o = tf.zeros_like(m), tf.ones_like(m)
     return tf.stack([o, m, z, z, o, z], axis=1)

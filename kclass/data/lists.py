@@ -14,9 +14,12 @@ import numpy as np
 from kclass.errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
-# First bytes of the formats tf.io.decode_image reads: a cheap pre-flight that catches empty and
-# non-image files with their list line, before any training step.
-_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"GIF87a", b"GIF89a")
+# First bytes of each format tf.io.decode_image reads: a cheap pre-flight that catches empty and
+# non-image files with their list line before any training step, and non-image requests before the
+# exported model decodes them (kclass.export.serving_module).
+IMAGE_MAGIC = {"jpeg": (b"\xff\xd8\xff",), "png": (b"\x89PNG\r\n\x1a\n",), "bmp": (b"BM",),
+               "gif": (b"GIF87a", b"GIF89a")}
+_MAGIC = tuple(magic for magics in IMAGE_MAGIC.values() for magic in magics)
 UNLABELED = -1  # label of a `path`-only line; losses that use labels mask it
 _MAX_REPORTED = 20
 
@@ -115,6 +118,27 @@ def read_list(list_file: str, data_root: Optional[str], num_classes: int, multil
     shape = (0, num_classes) if multilabel else (0,)
     array = np.stack(labels).astype(dtype) if labels else np.zeros(shape, dtype)
     return Samples(paths, array, list_file)
+
+
+def read_list_paths(list_file: str, data_root: Optional[str] = None) -> List[str]:
+    """The image paths of a list file, labels (if any) ignored and nothing checked: what prediction reads.
+
+    A line is `path`, `path label_id` or `path<TAB>flags`; paths are relative to `data_root` (default: the
+    list's folder).
+    """
+    root = data_root if data_root is not None else os.path.dirname(os.path.abspath(list_file))
+    with open(list_file, encoding="utf-8-sig") as f:
+        lines = [line.strip() for line in f.read().splitlines()]
+    paths = []
+    for line in filter(None, lines):
+        if "\t" in line:  # multi-label
+            line = line.split("\t", 1)[0]
+        else:
+            parts = line.rsplit(None, 1)
+            if len(parts) == 2 and parts[1].lstrip("-").isdigit():
+                line = parts[0]
+        paths.append(os.path.join(root, line))
+    return paths
 
 
 def file_problem(path):

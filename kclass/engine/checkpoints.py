@@ -9,10 +9,10 @@ file, then renamed).
 import json
 import os
 import shutil
-import tempfile
 
 import tensorflow as tf
 
+from kclass import atomic_write
 from kclass.errors import UserError
 
 BEST_WEIGHTS = "model.weights.h5"
@@ -21,19 +21,7 @@ BEST_INFO = "best.json"
 
 def atomic_write_text(path, text):
     """Writes `text` to `path` so readers see the old or the new file, never a partial one."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write.text(path, text)
 
 
 class CheckpointStore:
@@ -83,9 +71,8 @@ class CheckpointStore:
 def save_best(model, directory, info):
     """Writes best_model/: weights, then `best.json` (metric, value, epoch, ...), each atomically."""
     os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, ".tmp-" + BEST_WEIGHTS)
-    model.save_weights(tmp)
-    os.replace(tmp, os.path.join(directory, BEST_WEIGHTS))
+    with atomic_write.file(os.path.join(directory, BEST_WEIGHTS)) as tmp:
+        model.save_weights(tmp)
     atomic_write_text(os.path.join(directory, BEST_INFO), json.dumps(info, indent=1, sort_keys=True) + "\n")
 
 

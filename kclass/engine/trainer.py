@@ -21,7 +21,7 @@ from kclass.engine.strategy import is_chief, task_id
 from kclass.engine.summary_hooks import SummaryHooks
 from kclass.engine.task import Task
 from kclass.errors import DataError, UserError
-from kclass.models.fold_batch_norm import fold_batch_norms, refold
+from kclass.layers.fold_batch_norm import fold_batch_norms, refold
 
 SUM = tf.distribute.ReduceOp.SUM
 

@@ -14,9 +14,9 @@ import math
 import keras
 from keras import layers, ops
 
-from kclass.models.conv import Conv2D
+from kclass.layers.conv import Conv2D
 from kclass.models.decay import l2_exclude_fn
-from kclass.models.layers import batch_norm, conv_bn, symmetric_conv
+from kclass.models.blocks import batch_norm, conv_bn, symmetric_conv
 from kclass.models.registry import register_model
 
 # k, expansion, out, SE, activation, stride

@@ -7,7 +7,7 @@ downsamples with a 2x2 average pool before its 1x1 conv. Input NHWC float, outpu
 import keras
 from keras import layers
 
-from kclass.models.layers import classifier, conv_bn
+from kclass.models.blocks import classifier, conv_bn
 from kclass.models.registry import register_model
 
 _DEPTHS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3],

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
+from kclass.engine.checkpoints import BEST_WEIGHTS  # what best_model/ holds: the writer names it
 from kclass.errors import WeightsError
 from kclass.weights import mapping
 from kclass.weights.pdparams import read_pdparams
 
 log = logging.getLogger("kclass.weights")
 
-BEST_MODEL_FILE = "model.weights.h5"
 _MAX_LISTED = 8
 
 
@@ -56,12 +56,12 @@ def resolve(path: str):
     import tensorflow as tf
 
     if os.path.isdir(path):
-        if os.path.isfile(os.path.join(path, BEST_MODEL_FILE)):
-            return "h5", os.path.join(path, BEST_MODEL_FILE)
+        if os.path.isfile(os.path.join(path, BEST_WEIGHTS)):
+            return "h5", os.path.join(path, BEST_WEIGHTS)
         latest = tf.train.latest_checkpoint(path)
         if latest:
             return "checkpoint", latest
-        raise WeightsError(f"{path}: directory holds neither {BEST_MODEL_FILE} (a best_model/ "
+        raise WeightsError(f"{path}: directory holds neither {BEST_WEIGHTS} (a best_model/ "
                            "directory) nor a tf.train checkpoint")
     if os.path.isfile(path):
         if path.endswith(".pdparams"):

@@ -5,9 +5,9 @@ Files land as `<out_dir>/<name>.pdparams`, the names the fine-tuning recipes' PR
 
 import os
 import shutil
-import tempfile
 import urllib.request
 
+from kclass import atomic_write
 from kclass.errors import WeightsError
 from kclass.weights.pdparams import read_pdparams
 
@@ -45,18 +45,14 @@ def download(names=TUTORIAL, out_dir="pretrained", base_url=BASE_URL, force=Fals
             log(f"{target}: present, kept")
             continue
         url = base_url.rstrip("/") + f"/{name}.pdparams"
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out_dir)
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-                shutil.copyfileobj(resp, out, length=1 << 20)
-            tensors = read_pdparams(tmp)
-            os.replace(tmp, target)
+            with atomic_write.file(target) as tmp:
+                with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+                    shutil.copyfileobj(resp, out, length=1 << 20)
+                tensors = read_pdparams(tmp)
         except WeightsError as e:
             raise WeightsError(f"{url}: downloaded, but {e}") from None
         except OSError as e:  # URLError and HTTPError are OSErrors
             raise WeightsError(f"cannot download {url}: {e}") from None
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
         log(f"{target}: {len(tensors)} tensors from {url}")
     return paths

@@ -85,3 +85,10 @@ def test_empty_list(tmp_path):
     (tmp_path / "list.txt").write_text("\n\n")
     with pytest.raises(DataError, match="list.txt: no images listed"):
         lists.read_list(str(tmp_path / "list.txt"), str(tmp_path), num_classes=2)
+
+
+def test_read_list_paths_ignores_labels_of_every_line_kind(tmp_path):
+    (tmp_path / "list.txt").write_bytes("\ufeffa.png 3\r\nmy photo.png\n\nb.png\t0,1,0\nc d.png -1\n".encode("utf-8"))
+    paths = lists.read_list_paths(str(tmp_path / "list.txt"))
+    assert paths == [str(tmp_path / name) for name in ("a.png", "my photo.png", "b.png", "c d.png")]
+    assert lists.read_list_paths(str(tmp_path / "list.txt"), "/data")[0] == "/data/a.png"

@@ -16,7 +16,7 @@ from kclass.data import lists
 from kclass.data.pipeline import DataConfig
 from kclass.errors import ConfigError, DataError, WeightsError
 from kclass.models.distiller import Distiller
-from kclass.models.layers import classifier, conv_bn
+from kclass.models.blocks import classifier, conv_bn
 from tests.engine.test_trainer import small_cnn, train_steps
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

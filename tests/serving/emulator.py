@@ -26,9 +26,10 @@ from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb
                                      predict_pb2, prediction_service_pb2_grpc)
 from tensorflow_serving.config import model_server_config_pb2
 
-from kclass.serving import CODE_TO_HTTP, clean_message, read_warmup_requests
+from kclass.export.signatures import SERVING_SIGNATURE as DEFAULT_SIGNATURE
+from kclass.export.warmup import read_warmup_requests
+from kclass.serving_client import CODE_TO_HTTP, clean_message
 
-DEFAULT_SIGNATURE = "serving_default"
 WARMUP = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
 

@@ -47,7 +47,7 @@ def exported_demo(tmp_path_factory) -> Exported:
         return _CACHE[key]
     from kclass import experiment
     from kclass.data import lists
-    from kclass.export_lib import commands
+    from kclass.export import commands
 
     root = demo_data(tmp_path_factory)
     work = tmp_path_factory.mktemp("exported")

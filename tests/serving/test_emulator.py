@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kclass import serving
+from kclass import serving_client
 from tests.serving.emulator import Emulator, ModelRegistry
 
 
@@ -89,7 +89,7 @@ def test_status_and_metadata_json(emulator):
 @pytest.mark.parametrize("protocol", ["grpc", "rest", "rest-rows"])
 def test_client_names_the_single_unnamed_output(emulator, protocol):
     url = emulator.grpc_url("toy") if protocol == "grpc" else emulator.rest_url("toy")
-    with serving.connect(url, timeout=10, row_format=protocol == "rest-rows") as client:
+    with serving_client.connect(url, timeout=10, row_format=protocol == "rest-rows") as client:
         got = client.predict_tensors({"x": np.array([1.0, 3.0], np.float32)})
         assert list(got) == ["y"]
         np.testing.assert_allclose(got["y"], [2.5, 3.5])

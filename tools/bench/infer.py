@@ -68,7 +68,9 @@ def bench_model(name, work):
     import tensorflow as tf
 
     from kclass import models
-    from kclass.export_lib import ServingModule, ServingSpec, export_version
+    from kclass.export.saved_model import export_version
+    from kclass.export.serving_module import ServingModule, ServingSpec
+    from kclass.export.signatures import FLOAT_SIGNATURE, INPUT_NAME, SERVING_SIGNATURE
 
     size, batch = FLAGS.image_size, FLAGS.batch
     model = models.build(name, num_classes=FLAGS.num_classes, input_shape=(size, size, 3))
@@ -82,11 +84,11 @@ def bench_model(name, work):
     spec = ServingSpec(image_size=size, class_names=[str(i) for i in range(FLAGS.num_classes)])
     exported = export_version(ServingModule(model, spec), os.path.join(work, name), onnx=not FLAGS.no_onnx)
     loaded = tf.saved_model.load(exported.path)
-    float_sig, string_sig = loaded.signatures["predict_images"], loaded.signatures["serving_default"]
+    float_sig, string_sig = loaded.signatures[FLOAT_SIGNATURE], loaded.signatures[SERVING_SIGNATURE]
     keras_call = tf.function(lambda x: model(x, training=False))
     engines = {"keras": (keras_call, f_batch, f_one),
-               "saved_model_float": (lambda x: float_sig(images=x), f_batch, f_one),
-               "saved_model_encoded": (lambda x: string_sig(images=x), s_batch, s_one)}
+               "saved_model_float": (lambda x: float_sig(**{INPUT_NAME: x}), f_batch, f_one),
+               "saved_model_encoded": (lambda x: string_sig(**{INPUT_NAME: x}), s_batch, s_one)}
     if exported.onnx:
         import onnxruntime
 

@@ -67,7 +67,7 @@ def eval_calls(fold):
     import tensorflow as tf
 
     from kclass.models import registry
-    from kclass.models.fold_batch_norm import fold_batch_norms
+    from kclass.layers.fold_batch_norm import fold_batch_norms
 
     model = registry.build(FLAGS.model, FLAGS.num_classes, (FLAGS.image_size, FLAGS.image_size, 3))
     model = fold_batch_norms(model) if fold else model

@@ -44,7 +44,8 @@ def train_kclass(args, batches, init, seed):
     import keras
     import tensorflow as tf
     from kclass import optim
-    from kclass.models import batch_norm, build
+    from kclass.layers import batch_norm
+    from kclass.models import build
     from kclass.weights import load_weights
     if args.kclass_bn == "keras":
         batch_norm.BatchNormalization._can_fuse = lambda self, inputs, mask: False

@@ -31,7 +31,8 @@ def main():
     import keras
     import tensorflow as tf
     from kclass.data import lists, transforms
-    from kclass.models import batch_norm, build, conv, depthwise
+    from kclass.layers import batch_norm, conv, depthwise
+    from kclass.models import build
 
     samples = lists.read_samples(os.path.join(args.data, "train_list.txt"), args.data, 10, False)
     extra = {"dropout": 0.0} if args.model.startswith("MobileNetV3") else {}
