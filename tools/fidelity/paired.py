@@ -55,7 +55,7 @@ def train_kclass(args, batches, init, seed):
     model = build(args.model, num_classes=args.num_classes, input_shape=(args.image_size, args.image_size, 3))
     load_weights(model, init)
     cfg = optim.OptimizerConfig(lr=args.lr, momentum=0.9, l2=1e-4, schedule="cosine", warmup_epochs=0)
-    opt = optim.build_optimizer(cfg, optim.build_schedule(cfg, args.batch, len(sizes), args.epochs),
+    opt = optim.build_optimizer(cfg, optim.build_schedule(cfg, args.batch, len(sizes) // args.train_epochs, args.epochs),
                                 l2_exclude=getattr(model, "l2_exclude", None))
     keras.config.set_dtype_policy("float32")
 
@@ -91,6 +91,7 @@ def paddle_run(args, batches, seed, extra, parse=True):
     command = [os.path.join(venv, "bin", "python"), os.path.join(ROOT, "tools/paddle_parity/train_on_batches.py"),
                "--batches", batches, "--model", args.model, "--num_classes", str(args.num_classes),
                "--seed", str(seed), "--epochs", str(args.epochs), "--lr", str(args.lr), "--dtype", args.dtype,
+               "--train_epochs", str(args.train_epochs),
                "--steps", str(args.steps), *extra]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:

@@ -29,6 +29,8 @@ def main():
     p.add_argument("--num_classes", type=int, default=10)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--epochs", type=int, default=3, help="for the cosine's length only")
+    p.add_argument("--train_epochs", type=int, default=1, help="epochs the batches hold (the cosine's step count "
+                   "is epochs x steps per epoch)")
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     p.add_argument("--save_init", help="only write the seed's initial weights here (kclass loads them)")
@@ -52,7 +54,7 @@ def main():
     if args.dtype == "float64":
         net.to(dtype="float64")
     net.train()
-    schedule = paddle.optimizer.lr.CosineAnnealingDecay(args.lr, T_max=args.epochs * len(sizes))
+    schedule = paddle.optimizer.lr.CosineAnnealingDecay(args.lr, T_max=args.epochs * (len(sizes) // args.train_epochs))
     opt = paddle.optimizer.Momentum(learning_rate=schedule, momentum=MOMENTUM, parameters=net.parameters(),
                                     weight_decay=paddle.regularizer.L2Decay(L2_DECAY))
     losses, reported, start = [], [], 0
