@@ -50,7 +50,7 @@ def rewrite(command, trained):
 
 def _workspace(ws):
     quick_start.make_workspace(ws)  # tiny CIFAR-100 / NUS-WIDE layouts, gin/ and tools/ linked
-    for name in ("requirements.txt", "requirements-dev.txt", "pytest.ini", "tests"):
+    for name in ("requirements.txt", "requirements-dev.txt", "pytest.ini", "tests", "docs"):  # docs: tests read it
         os.symlink(os.path.join(ROOT, name), ws / name)
 
 

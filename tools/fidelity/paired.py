@@ -2,8 +2,8 @@
 
   python tools/fidelity/paired.py --data ../shared/data/cifar10-mini --seeds 1,2 --out output/fidelity/paired
 
-For each seed: one epoch (or --train_epochs) of kclass's own train stream (the CLI's pipeline, DataConfig of the CIFAR recipe)
-is written to OUT/batches_s{seed}.npz; the Paddle venv draws the reference's initial weights for the seed;
+For each seed: one epoch (or --train_epochs) of kclass's own train stream (the CLI's pipeline, DataConfig
+of the CIFAR recipe) is written to OUT/batches_s{seed}.npz; the Paddle venv draws the reference's initial weights for the seed;
 then kclass (its model, `optim.Momentum`, cosine schedule, as `experiment.make_trainer` builds them) and the
 reference (`tools/paddle_parity/train_on_batches.py`) each train one epoch on those batches from those
 weights. What differs between the two rows is the engine alone. Prints per engine and seed the 10-step
@@ -55,8 +55,8 @@ def train_kclass(args, batches, init, seed):
     model = build(args.model, num_classes=args.num_classes, input_shape=(args.image_size, args.image_size, 3))
     load_weights(model, init)
     cfg = optim.OptimizerConfig(lr=args.lr, momentum=0.9, l2=1e-4, schedule="cosine", warmup_epochs=0)
-    opt = optim.build_optimizer(cfg, optim.build_schedule(cfg, args.batch, len(sizes) // args.train_epochs, args.epochs),
-                                l2_exclude=getattr(model, "l2_exclude", None))
+    schedule = optim.build_schedule(cfg, args.batch, len(sizes) // args.train_epochs, args.epochs)
+    opt = optim.build_optimizer(cfg, schedule, l2_exclude=getattr(model, "l2_exclude", None))
     keras.config.set_dtype_policy("float32")
 
     @tf.function(reduce_retracing=True)
