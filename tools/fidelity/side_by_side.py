@@ -69,7 +69,7 @@ def read_epochs(engine, run_dir):
     path = os.path.join(run_dir, "epochs.jsonl")
     if not os.path.exists(path):
         return None
-    rows = [json.loads(line) for line in open(path) if line.strip() and '"kind": "epoch"' in line]
+    rows = [r for r in map(json.loads, filter(str.strip, open(path))) if r.get("kind") == "epoch"]
     if any("train_loss_reported" not in r for r in rows):
         return None  # made before the reference logged the exact CE beside Paddle's capped one: rerun
     return [{k: r[k] for k in ("epoch",) + METRICS + REPORTED} for r in rows]
