@@ -345,7 +345,7 @@ def _check_balance(exp: Experiment) -> None:
         _expect(exp.val_data.sampling == "uniform", "val/DataConfig.sampling", exp.val_data.sampling,
                 "'uniform' (evaluation reads every image once)")
     for name, value, used in (("Experiment.class_weights", exp.class_weights, exp.class_weights is not None),
-                              ("train/DataConfig.sampling", sampling, sampling != "uniform")):
+                              ("train/DataConfig.sampling", sampling, sampling == "balanced")):
         if not used:
             continue
         if exp.multilabel:

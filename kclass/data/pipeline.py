@@ -1,7 +1,8 @@
 """Validated samples -> tf.data pipelines for training and evaluation.
 
 Training is one endless, resumable stream: epoch `e` visits a permutation drawn from (SEED, e) (or, with
-`sampling='balanced'`, a class-balanced draw of as many images, from the same seed), every
+`sampling='balanced'`, a class-balanced draw of as many images, from the same seed; with
+`sampling='paddleclas'`, the permutation PaddleClas's sampler draws for pass e, whatever the seed), every
 image's random crop/flip is drawn from (SEED, its position in the stream), and every batch op from
 (SEED, step). Starting at step k therefore reproduces exactly what an uninterrupted run sees at step k,
 which is what makes resume-after-kill lossless, on any number of replicas or workers.
@@ -19,7 +20,7 @@ from kclass.data.lists import Samples
 from kclass.errors import ConfigError, DataError
 
 AUTOTUNE = tf.data.AUTOTUNE
-SAMPLINGS = ("uniform", "balanced")
+SAMPLINGS = ("uniform", "balanced", "paddleclas")
 
 
 @dataclasses.dataclass
@@ -48,7 +49,8 @@ class DataConfig:
     # (0: read and decode the files every epoch). Same stream either way (`decoded_cache`).
     cache_mb: float = 0.0
     # Training: 'uniform' visits every image once per epoch; 'balanced' (single-label) draws as many
-    # images with every class equally often (`balance.balanced_draw`): minority images repeat.
+    # images with every class equally often (`balance.balanced_draw`): minority images repeat;
+    # 'paddleclas' visits every image once per epoch in PaddleClas 2.6's order (`paddleclas_order`).
     sampling: str = "uniform"
 
 
@@ -177,12 +179,26 @@ def _epoch_order(sampling, samples):
     if sampling == "uniform":
         indices = tf.range(len(samples), dtype=tf.int64)
         return lambda seed: tf.random.experimental.stateless_shuffle(indices, seed=seed)
+    if sampling == "paddleclas":
+        n = len(samples)
+        return lambda seed: tf.ensure_shape(
+            tf.numpy_function(paddleclas_order, [seed[1], n], tf.int64, stateful=False), [n])
     if sampling != "balanced":
         raise ConfigError(f"train/DataConfig.sampling = {sampling!r}: expected one of {', '.join(SAMPLINGS)}")
     if samples.labels.ndim != 1:
         raise ConfigError("train/DataConfig.sampling = 'balanced' is for single-label lists "
                           "(multi-label recipes weigh positives with Experiment.pos_weight)")
     return balance.balanced_draw(samples.labels)
+
+
+def paddleclas_order(epoch, num_images):
+    """int64 [N]: the order PaddleClas's DistributedBatchSampler visits in pass `epoch` (from 0).
+
+    It shuffles with np.random.RandomState(epoch), so every seed of a PaddleClas run sees the same
+    orders; replaying them makes kclass's batches hold the images of PaddleClas's, step for step (on
+    one replica; on several, kclass splits each global batch of this order between them).
+    """
+    return np.random.RandomState(int(epoch)).permutation(int(num_images)).astype(np.int64)
 
 
 def eval_dataset(cfg: DataConfig, samples: Samples, image_size: int, global_batch: int,

@@ -15,7 +15,7 @@ def _take(ds, n):
     return [(x.numpy(), y.numpy()) for x, y in ds.take(n)]
 
 
-@pytest.mark.parametrize("sampling", ["uniform", "balanced"])
+@pytest.mark.parametrize("sampling", ["uniform", "balanced", "paddleclas"])
 def test_stream_from_step_k_equals_uninterrupted_stream(demo_data, sampling):
     samples, cfg = _samples(demo_data), DataConfig(sampling=sampling)
     spe = pipeline.steps_per_epoch(len(samples), 16)  # 144 images -> 9 steps; crosses an epoch below
@@ -25,7 +25,9 @@ def test_stream_from_step_k_equals_uninterrupted_stream(demo_data, sampling):
         np.testing.assert_array_equal(xa, xb)
         np.testing.assert_array_equal(ya, yb)
     other_seed = _take(pipeline.train_dataset(cfg, samples, 16, 16, 6, seed=6), 1)
-    assert not np.array_equal(other_seed[0][1], full[0][1])
+    assert not np.array_equal(other_seed[0][0], full[0][0])  # the crops and flips follow the seed
+    if sampling != "paddleclas":  # whose order is PaddleClas's, the same for every seed
+        assert not np.array_equal(other_seed[0][1], full[0][1])
 
 
 def test_each_epoch_is_a_permutation(demo_data):
@@ -34,6 +36,17 @@ def test_each_epoch_is_a_permutation(demo_data):
     spe = len(samples) // 16
     labels = np.concatenate([y for _, y in _take(ds, spe)])
     np.testing.assert_array_equal(np.bincount(labels, minlength=6), np.bincount(samples.labels, minlength=6))
+
+
+def test_paddleclas_sampling_replays_paddleclas_order_whatever_the_seed(demo_data):
+    # PaddleClas's sampler shuffles pass e with np.random.RandomState(e): the same for every seed.
+    samples = _samples(demo_data)
+    cfg = DataConfig(scale=(1, 1), ratio=(1, 1), flip=False, sampling="paddleclas")
+    spe = len(samples) // 16
+    expected = np.concatenate([samples.labels[np.random.RandomState(e).permutation(len(samples))] for e in (0, 1)])
+    for seed in (3, 4):
+        labels = np.concatenate([y for _, y in _take(pipeline.train_dataset(cfg, samples, 16, 16, 6, seed), 2 * spe)])
+        np.testing.assert_array_equal(labels, expected)
 
 
 def _imbalanced(demo_data):

@@ -44,6 +44,8 @@ def kclass_command(args, seed, run_dir):
         command += ["--gin_param", f"{name}={value}"]
     if args.mixup > 0:
         command += ["--gin_param", f"Mixup.alpha={args.mixup}"]
+    for binding in args.kclass_gin_param:
+        command += ["--gin_param", binding]
     return command
 
 
@@ -145,6 +147,8 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--engines", default="kclass,paddle")
+    p.add_argument("--kclass_gin_param", action="append", default=[],
+                   help="a further binding for kclass's runs, e.g. \"train/DataConfig.sampling='paddleclas'\"")
     p.add_argument("--paddle_workers", type=int, default=2, help="the reference's loader processes")
     p.add_argument("--jobs", type=int, default=1, help=">1: that many runs at once, one thread each")
     p.add_argument("--out", required=True, help="folder for the runs (finished ones are reused)")
