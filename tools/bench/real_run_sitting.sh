@@ -5,7 +5,8 @@
 # DATA: a folder with train_list.txt and test_list.txt (default ../shared/data/cifar10-mini).
 # Then the 224-px rows: COCO photos (photo_set.py, 256-px short side, 320 train / 80 val images), 2 epochs,
 # kclass and timm end to end and in memory. A peer whose python is missing is skipped. SKIP_REFERENCE=1
-# leaves out PaddleClas's reference trainer (~16-20 min for ResNet50_vd on 2 cores); SKIP_224=1 the
+# leaves out PaddleClas's reference trainer (~16-20 min for ResNet50_vd on 2 cores; REFERENCE_EPOCHS=1
+# runs one epoch of it, whose rate is the rate: it has no tracing to warm up); SKIP_224=1 the
 # 224-px rows. kclass's MobileNetV3 at 32 px and both models at 224 px run a second time with the
 # decoded-image cache (DataConfig.cache_mb). Run on an idle machine; nothing else in parallel.
 set -uo pipefail
@@ -59,7 +60,7 @@ if [ -x "$PADDLE_PYTHON" ] && [ -z "${SKIP_REFERENCE:-}" ]; then
   began=$(date +%s.%N)
   "$PADDLE_PYTHON" tools/paddle_parity/reference_train.py --train_list "$DATA/train_list.txt" \
     --val_list "$DATA/test_list.txt" --data_root "$DATA" --model ResNet50_vd --num_classes "$CLASSES" \
-    --epochs 3 --batch_size 64 --lr 0.01 --seed 42 --out "$out" >/dev/null 2>&1
+    --epochs "${REFERENCE_EPOCHS:-3}" --batch_size 64 --lr 0.01 --seed 42 --out "$out" >/dev/null 2>&1
   ended=$(date +%s.%N)
   "$KCLASS_PYTHON" - "$out" "$began" "$ended" <<'EOF'
 import json, sys
