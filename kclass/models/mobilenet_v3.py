@@ -89,10 +89,11 @@ class DownscaleInInferDropout(layers.Layer):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
-def _depthwise_init(kernel_size):
-    # Paddle's He normal uses fan_in = in_channels / groups * k * k = k * k for depthwise;
-    # Keras's VarianceScaling would count all channels.
-    return keras.initializers.RandomNormal(0.0, math.sqrt(2.0 / (kernel_size * kernel_size)))
+def _depthwise_init(kernel_size, channels):
+    # Paddle's default conv init is Normal(0, sqrt(2 / (k * k * in_channels))) whatever the groups, so
+    # its depthwise kernels start sqrt(C) times smaller than a per-group He init would draw them;
+    # PaddleClas's MobileNetV3 keeps that default, and training from scratch depends on it.
+    return keras.initializers.RandomNormal(0.0, math.sqrt(2.0 / (kernel_size * kernel_size * channels)))
 
 
 def _se(x, name):
@@ -111,7 +112,7 @@ def _residual_unit(x, mid, out, kernel, stride, use_se, act, name, sync_bn):
     shortcut = x
     y = conv_bn(x, mid, 1, act=act, name=f"{name}_expand_conv", sync_bn=sync_bn)
     y = symmetric_conv(y, mid, kernel, strides=stride, depthwise=True,
-                       name=f"{name}_bottleneck_conv_conv", kernel_initializer=_depthwise_init(kernel))
+                       name=f"{name}_bottleneck_conv_conv", kernel_initializer=_depthwise_init(kernel, mid))
     y = batch_norm(y, name=f"{name}_bottleneck_conv_bn", sync=sync_bn)
     y = layers.Activation(act, name=f"{name}_bottleneck_conv_{act}")(y)
     if use_se:

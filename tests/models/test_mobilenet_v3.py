@@ -41,6 +41,16 @@ def test_se_squeeze_is_floor_quarter_without_rounding():
     assert model.get_layer("blocks_3_mid_se_conv1").filters == 6
 
 
+def test_depthwise_kernels_start_with_paddles_std_over_all_input_channels(large):
+    # Paddle's default conv init: Normal(0, sqrt(2 / (k * k * in_channels))), the groups not counted.
+    # A per-group He init (sqrt(2 / (k * k))) starts these kernels 4-31x larger.
+    for layer in large.layers:
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            kernel = layer.kernel.numpy()
+            k, channels = kernel.shape[0], kernel.shape[2]
+            assert kernel.std() == pytest.approx(np.sqrt(2.0 / (k * k * channels)), rel=0.2), layer.name
+
+
 def test_stride2_convs_pad_symmetrically(large):
     assert large.get_layer("conv_conv_pad").padding == ((1, 1), (1, 1))
     assert large.get_layer("blocks_12_bottleneck_conv_conv_pad").padding == ((2, 2), (2, 2))
