@@ -3,7 +3,8 @@
   python tools/fidelity/paired.py --data ../shared/data/cifar10-mini --seeds 1,2 --out output/fidelity/paired
 
 For each seed: one epoch (or --train_epochs) of kclass's own train stream (the CLI's pipeline, DataConfig
-of the CIFAR recipe) is written to OUT/batches_s{seed}.npz; the Paddle venv draws the reference's initial weights for the seed;
+of the CIFAR recipe; --sampling paddleclas takes PaddleClas's epoch orders) is written to
+OUT/batches_s{seed}*.npz; the Paddle venv draws the reference's initial weights for the seed;
 then kclass (its model, `optim.Momentum`, cosine schedule, as `experiment.make_trainer` builds them) and the
 reference (`tools/paddle_parity/train_on_batches.py`) each train one epoch on those batches from those
 weights. What differs between the two rows is the engine alone. Prints per engine and seed the 10-step
@@ -30,7 +31,8 @@ def dump_batches(args, seed, path):
     from kclass.data import lists, pipeline
     train_list = os.path.join(args.data, args.train_list)
     samples = lists.read_samples(train_list, args.data, args.num_classes)
-    cfg = pipeline.DataConfig(source=train_list, data_root=args.data)  # RandCrop + flip, ImageNet mean/std
+    # RandCrop + flip, ImageNet mean/std; --sampling paddleclas: the epoch orders of PaddleClas's sampler
+    cfg = pipeline.DataConfig(source=train_list, data_root=args.data, sampling=args.sampling)
     steps = pipeline.steps_per_epoch(len(samples), args.batch) * args.train_epochs
     xs, ys = [], []
     for x, y in pipeline.train_dataset(cfg, samples, args.image_size, args.batch, args.num_classes, seed).take(steps):
@@ -124,6 +126,8 @@ def main():
     p.add_argument("--epochs", type=int, default=3, help="the cosine's length")
     p.add_argument("--train_epochs", type=int, default=1, help="epochs of the stream to train (at most --epochs)")
     p.add_argument("--steps", type=int, default=0, help="train only this many steps (0: the epoch)")
+    p.add_argument("--sampling", default="uniform", choices=("uniform", "paddleclas"),
+                   help="the stream's epoch orders: kclass's (from the seed) or PaddleClas's sampler's")
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     p.add_argument("--kclass_bn", default="fused", choices=("fused", "keras"))
     p.add_argument("--engines", default="kclass,paddle")
@@ -137,8 +141,9 @@ def main():
     reported = {e: {} for e in engines}  # the same losses capped as Paddle's kernel reports them
     sizes_of = {}  # seed -> images per step
     for seed in [int(s) for s in args.seeds.split(",")]:
-        batches = os.path.join(args.out, f"batches_s{seed}.npz" if args.train_epochs == 1
-                               else f"batches_s{seed}_e{args.train_epochs}.npz")
+        stream = (f"_e{args.train_epochs}" if args.train_epochs > 1 else "") + (
+            "_paddleclas_order" if args.sampling == "paddleclas" else "")
+        batches = os.path.join(args.out, f"batches_s{seed}{stream}.npz")
         init = os.path.join(args.out, f"init_{args.model}_s{seed}.pdparams")
         if not os.path.exists(batches):
             dump_batches(args, seed, batches)
