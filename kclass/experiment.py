@@ -15,10 +15,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kclass import losses, metrics, models, optim
+from kclass import atomic_write, losses, metrics, models, optim
 from kclass.data import balance, lists, pipeline, scan
 from kclass.data.pipeline import DataConfig
-from kclass.engine import checkpoints
 from kclass.engine.strategy import is_chief
 from kclass.engine.summary_hooks import SummaryHooks
 from kclass.engine.task import Task
@@ -238,7 +237,7 @@ def make_trainer(exp: Experiment, strategy, steps_per_epoch: int, model=None,
         model = model or (build_distiller(exp) if exp.teacher else build_model(exp))
         schedule = optim.build_schedule(exp.optimizer, exp.batch_size, steps_per_epoch, exp.epochs)
         optimizer = optim.build_optimizer(exp.optimizer, schedule,
-                                          l2_exclude=getattr(model, "l2_exclude", None))
+                                          l2_exclude=models.l2_exclude_fn(model))
         if exp.precision == "mixed_float16":  # float16 gradients underflow without loss scaling
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     loop = LoopConfig(epochs=exp.epochs, steps_per_epoch=steps_per_epoch, global_batch=exp.batch_size,
@@ -301,8 +300,7 @@ def check(exp: Experiment) -> None:
                 ("OptimizerConfig.reference_batch", opt.reference_batch)]
     for split, cfg in (("train", exp.train_data), ("val", exp.val_data)):
         if cfg is not None:
-            optional += [(f"{split}/DataConfig.batch_size", cfg.batch_size),
-                         (f"{split}/DataConfig.resize_short", cfg.resize_short)]
+            optional += [(f"{split}/DataConfig.resize_short", cfg.resize_short)]
     for name, value in optional:
         _expect(value is None or (_is_int(value) and value > 0), name, value, "a whole number > 0 or None")
     _expect(_is_number(opt.lr) and opt.lr > 0, "LR (OptimizerConfig.lr)", opt.lr, "a number > 0")
@@ -434,7 +432,7 @@ def drop_undecodable(samples: lists.Samples, model_dir: Optional[str], split: st
         where = "listed above"
     else:
         where = os.path.join(model_dir, f"skipped_images_{split}.txt")
-        checkpoints.atomic_write_text(where, "".join(f"{path}\n" for path in skipped))
+        atomic_write.text(where, "".join(f"{path}\n" for path in skipped))
         where = f"listed in {where}"
     print(f"on_bad_image=skip: {len(bad)} undecodable {split} image(s) skipped, {where}", flush=True)
     keep = [i for i in range(len(samples)) if i not in bad]
@@ -524,7 +522,7 @@ def write_thresholds(best_dir: str, thresholds):
     """`best_dir/thresholds.json`: {"thresholds": [C]}; predict and export read it (default 0.5)."""
     text = json.dumps({"thresholds": [float(t) for t in thresholds], "rule": "score >= threshold",
                        "fitted_on": "validation split, per-class max F1"}, indent=1)
-    checkpoints.atomic_write_text(os.path.join(best_dir, THRESHOLDS_FILE), text + "\n")
+    atomic_write.text(os.path.join(best_dir, THRESHOLDS_FILE), text + "\n")
 
 
 def _model_and_val_split(exp: Experiment, weights: Optional[str], strategy):
@@ -567,7 +565,7 @@ def write_reject_threshold(best_dir: str, fit: Dict) -> str:
                        "coverage": fit["coverage"], "fitted_on": f"validation split, {fit['images']} images"},
                       indent=1)
     path = os.path.join(best_dir, REJECT_FILE)
-    checkpoints.atomic_write_text(path, text + "\n")
+    atomic_write.text(path, text + "\n")
     return path
 
 

@@ -17,6 +17,7 @@ from kclass.data.lists import IMAGE_EXTENSIONS, read_list_paths
 from kclass.errors import DataError, UserError
 from kclass.export.signatures import (LABEL_NAMES, LABELS, PROBABILITIES, SCORES, SERVING_SIGNATURE, TOP_K_CLASSES,
                                       TOP_K_NAMES, UNKNOWN, scores_name)
+from kclass.serving_client.client import text_outputs
 
 
 class Predictor:
@@ -28,13 +29,6 @@ class Predictor:
 
     def close(self):
         pass
-
-
-def _text(array):
-    if array.dtype == object:
-        return np.vectorize(lambda v: v.decode("utf-8", "replace") if isinstance(v, bytes) else v,
-                            otypes=[object])(array) if array.size else array
-    return array
 
 
 def resolve_saved_model(path: str) -> str:
@@ -62,7 +56,7 @@ class SavedModelPredictor(Predictor):
 
     def predict(self, images):
         outputs = self._signature(images=self._tf.constant(list(images), self._tf.string))
-        return {k: _text(v.numpy()) for k, v in outputs.items()}
+        return {k: text_outputs(k, v.numpy()) for k, v in outputs.items()}
 
 
 def read_export_spec(version_dir: str):
@@ -111,7 +105,7 @@ class OnnxPredictor(Predictor):
     def predict(self, images):
         floats = self._preprocess(self._tf.constant(list(images), self._tf.string)).numpy()
         (scores,) = self._session.run([self._output], {self._input: floats})
-        return {k: _text(v.numpy()) for k, v in self._head(self._tf.constant(scores)).items()}
+        return {k: text_outputs(k, v.numpy()) for k, v in self._head(self._tf.constant(scores)).items()}
 
 
 class ModulePredictor(Predictor):
@@ -128,7 +122,7 @@ class ModulePredictor(Predictor):
 
     def predict(self, images):
         outputs = self.module.serve(self._tf.constant(list(images), self._tf.string))
-        return {k: _text(v.numpy()) for k, v in outputs.items()}
+        return {k: text_outputs(k, v.numpy()) for k, v in outputs.items()}
 
 
 class RemotePredictor(Predictor):

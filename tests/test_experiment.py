@@ -32,7 +32,7 @@ def test_mixed_precision_policy_is_applied_and_training_learns(demo_data, tmp_pa
     samples = experiment.read_split(exp, exp.train_data)
     batch = next(iter(pipeline.train_dataset(exp.train_data, samples, 16, 16, 6, 0)))
     iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())  # one batch: the loss must fall
-    train = trainer._build_train_fn()
+    train = trainer.train_function()
     losses = [float(s["loss"]) / float(s["count"]) for s in (train(iterator, tf.constant(6, tf.int64))
                                                             for _ in range(4))]
     assert np.isfinite(losses).all() and losses[-1] < losses[0], losses

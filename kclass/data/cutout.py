@@ -9,17 +9,8 @@ no Cutout, and its RandomErasing samples area and aspect instead of a fixed side
 import tensorflow as tf
 
 from kclass.data import rng
+from kclass.data.boxes import boxes_mask
 from kclass.errors import ConfigError
-
-
-def boxes_mask(y1, y2, x1, x2, height, width):
-    """Union of per-image boxes [y1, y2) x [x1, x2); each [N, K] -> bool [N, H, W, 1]."""
-    rows = tf.range(height)
-    cols = tf.range(width)
-    in_rows = (rows[None, None, :] >= y1[..., None]) & (rows[None, None, :] < y2[..., None])
-    in_cols = (cols[None, None, :] >= x1[..., None]) & (cols[None, None, :] < x2[..., None])
-    inside = in_rows[:, :, :, None] & in_cols[:, :, None, :]
-    return tf.reduce_any(inside, axis=1)[..., None]
 
 
 class Cutout:

@@ -12,6 +12,7 @@ lambdas and CutMix boxes, which is not PaddleClas's per-batch semantics.
 import tensorflow as tf
 
 from kclass.data import rng
+from kclass.data.boxes import boxes_mask
 from kclass.errors import ConfigError
 
 
@@ -92,10 +93,8 @@ class CutMix:
         images = tf.convert_to_tensor(images)
         shape = tf.shape(images)
         box, lam, perm = self.sample(shape[1], shape[2], shape[0], seed)
-        rows = tf.range(shape[1])
-        cols = tf.range(shape[2])
-        inside = ((rows >= box[0]) & (rows < box[1]))[:, None] & ((cols >= box[2]) & (cols < box[3]))[None, :]
-        mixed = tf.where(inside[None, :, :, None], tf.gather(images, perm), images)
+        inside = boxes_mask(*[tf.reshape(edge, [1, 1]) for edge in tf.unstack(box)], shape[1], shape[2])
+        mixed = tf.where(inside, tf.gather(images, perm), images)  # one box for the batch: [1, H, W, 1]
         return mixed, mix_labels(labels, perm, lam)
 
 

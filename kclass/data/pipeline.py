@@ -44,7 +44,6 @@ class DataConfig:
     post_norm_ops: Sequence[Callable] = ()
     mix_op: Optional[Callable] = None
     drop_last: bool = False  # PaddleClas 2.6's engine: every image once per epoch, a smaller last batch
-    batch_size: Optional[int] = None  # global; None means the recipe's BATCH_SIZE
     # Training: decode every image once and keep the uint8 pixels in memory when they fit this many MB
     # (0: read and decode the files every epoch). Same stream either way (`decoded_cache`).
     cache_mb: float = 0.0

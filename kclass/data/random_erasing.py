@@ -16,6 +16,7 @@ import math
 import tensorflow as tf
 
 from kclass.data import rng
+from kclass.data.boxes import boxes_mask
 from kclass.errors import ConfigError
 
 MODES = ("const", "rand", "pixel")
@@ -79,11 +80,8 @@ class RandomErasing:
         n, height, width, channels = shape[0], shape[1], shape[2], shape[3]
         seeds = rng.split(seed, 2)
         erase, y1, y2, x1, x2 = self.boxes(n, height, width, seeds[0])
-        rows = tf.range(height)
-        cols = tf.range(width)
-        inside = (((rows[None, :] >= y1[:, None]) & (rows[None, :] < y2[:, None]))[:, :, None]
-                  & ((cols[None, :] >= x1[:, None]) & (cols[None, :] < x2[:, None]))[:, None, :])
-        inside = (inside & erase[:, None, None])[..., None]
+        inside = boxes_mask(y1[:, None], y2[:, None], x1[:, None], x2[:, None], height, width)
+        inside = inside & erase[:, None, None, None]
         if self.mode == "const":
             fill = tf.reshape(tf.constant(self.mean, tf.float32), [1, 1, 1, -1])
         elif self.mode == "rand":

@@ -19,11 +19,6 @@ BEST_WEIGHTS = "model.weights.h5"
 BEST_INFO = "best.json"
 
 
-def atomic_write_text(path, text):
-    """Writes `text` to `path` so readers see the old or the new file, never a partial one."""
-    atomic_write.text(path, text)
-
-
 class CheckpointStore:
     """Saves/restores `objects` (model, optimizer, counters) under `directory`.
 
@@ -73,7 +68,7 @@ def save_best(model, directory, info):
     os.makedirs(directory, exist_ok=True)
     with atomic_write.file(os.path.join(directory, BEST_WEIGHTS)) as tmp:
         model.save_weights(tmp)
-    atomic_write_text(os.path.join(directory, BEST_INFO), json.dumps(info, indent=1, sort_keys=True) + "\n")
+    atomic_write.text(os.path.join(directory, BEST_INFO), json.dumps(info, indent=1, sort_keys=True) + "\n")
 
 
 def read_best(directory):

@@ -15,6 +15,7 @@ from typing import Callable, Dict, Optional
 import numpy as np
 import tensorflow as tf
 
+from kclass import atomic_write
 from kclass.engine import checkpoints
 from kclass.engine.progress import Progress
 from kclass.engine.strategy import is_chief, task_id
@@ -87,7 +88,7 @@ def write_history(run_dir, row):
     """Adds (or, after a resume re-ran the epoch, replaces) `row` for its epoch; rewritten atomically."""
     rows = [r for r in read_history(run_dir) if r["epoch"] != row["epoch"]] + [row]
     rows.sort(key=lambda r: r["epoch"])
-    checkpoints.atomic_write_text(os.path.join(run_dir, HISTORY_FILE),
+    atomic_write.text(os.path.join(run_dir, HISTORY_FILE),
                                   "".join(json.dumps(r) + "\n" for r in rows))
 
 
@@ -205,7 +206,8 @@ class Trainer:
             sums.update(self.task.train_sums(labels, outputs, tf.ones_like(per_example)))
         return sums
 
-    def _build_train_fn(self):
+    def train_function(self):
+        """tf.function (iterator, steps) -> summed metrics of `steps` training steps."""
         # A function of its own: the model is traced once, then called at both sites of the loop
         # (inlined by Grappler), instead of traced twice (~10 s per ResNet-50 run).
         @tf.function
@@ -248,7 +250,7 @@ class Trainer:
         loop = self.loop
         start = self.restore()
         if self._train_fn is None:
-            self._train_fn = self._build_train_fn()
+            self._train_fn = self.train_function()
         writers = self._writers()
         progress = Progress(loop.total_steps, loop.steps_per_epoch, loop.epochs, loop.global_batch,
                             enabled=loop.verbose and self.chief)

@@ -1,23 +1,20 @@
 """Which variables PaddleClas exempts from L2 weight decay, per model family.
 
 PaddleClas sets `regularizer=L2Decay(0.0)` on MobileNetV3's BatchNorm scale and offset; ResNet_vd
-decays every parameter, BN and biases included. A model built by `kclass.models.build` says which
-rule applies in its `no_decay_policy` attribute ("batch_norm" or absent); models restored from a
-Keras config lose attributes, so a model named `MobileNetV3*` gets the MV3 rule too. Nested models
-(e.g. a distiller's teacher and student) are each judged by their own policy.
-
-MobileNetV3 models also carry `model.l2_exclude`, the predicate `l2_exclude_fn(model)` that the
-engine hands to the optimizer (`kclass.optim.build_optimizer(..., l2_exclude=...)`).
+decays every parameter, BN and biases included. The rule is the registered model's
+`ModelSpec.no_decay`; a model kclass did not register decays everything. Nested models (a
+distiller's teacher and student) are each judged by their own spec. `l2_exclude_fn(model)` is the
+predicate the optimizer takes (`kclass.optim.build_optimizer(..., l2_exclude=...)`).
 """
 
 import keras
 
+from kclass.models.registry import spec_of
+
 
 def _policy(model):
-    policy = getattr(model, "no_decay_policy", None)
-    if policy is None and model.name.startswith("MobileNetV3"):
-        policy = "batch_norm"
-    return policy
+    spec = spec_of(model)
+    return spec.no_decay if spec else None
 
 
 def no_decay_variables(model: keras.Model) -> list:

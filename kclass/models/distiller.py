@@ -30,7 +30,7 @@ class Distiller(keras.Model):
         self.teacher_bn_frozen = bool(teacher_bn_frozen)
         self._freeze_teacher()
         # The optimizer's L2 exemptions are the student's own (teacher variables never reach it).
-        self.l2_exclude = getattr(student, "l2_exclude", None) or l2_exclude_fn(student)
+        self.l2_exclude = l2_exclude_fn(student)
         # Both halves are built functional models; the pair has no variables of its own to create.
         self.built = teacher.built and student.built
 

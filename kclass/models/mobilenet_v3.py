@@ -15,7 +15,6 @@ import keras
 from keras import layers, ops
 
 from kclass.layers.conv import Conv2D
-from kclass.models.decay import l2_exclude_fn
 from kclass.models.blocks import batch_norm, conv_bn, symmetric_conv
 from kclass.models.registry import register_model
 
@@ -40,11 +39,6 @@ _CONFIGS = {"large": (_LARGE, 960), "small": (_SMALL, 576)}
 _STEM = 16
 _LAST_CONV = 1280
 _SCALES = {"x0_35": 0.35, "x0_5": 0.5, "x0_75": 0.75, "x1_0": 1.0, "x1_25": 1.25}
-
-# Tells `kclass.models.no_decay_variables` that this model's BN scale/offset have L2Decay(0) in
-# PaddleClas (ResNet_vd decays everything).
-NO_DECAY_POLICY = "batch_norm"
-
 
 def make_divisible(v, divisor=8, min_value=None):
     """Paddle's channel rounding: nearest multiple of `divisor`, never below 90% of `v`."""
@@ -124,7 +118,7 @@ def _residual_unit(x, mid, out, kernel, stride, use_se, act, name, sync_bn):
 
 
 def mobilenet_v3(size, tag, num_classes=1000, input_shape=(224, 224, 3), sync_bn=False,
-                 dropout=0.2, name=None):
+                 dropout=0.2):
     """Builds MobileNetV3_{size}_{tag}: logits [N, num_classes] from [N, H, W, 3]."""
     config, squeeze = _CONFIGS[size]
     scale = _SCALES[tag]
@@ -147,10 +141,7 @@ def mobilenet_v3(size, tag, num_classes=1000, input_shape=(224, 224, 3), sync_bn
     # Paddle's Linear default init is Xavier uniform (PaddleClas sets no initializer here). Under
     # mixed precision the logits are computed in the variables' dtype (float32), as for ResNet_vd.
     outputs = layers.Dense(num_classes, dtype=keras.config.dtype_policy().variable_dtype, name="fc")(x)
-    model = keras.Model(inputs, outputs, name=name or f"MobileNetV3_{size}_{tag}")
-    model.no_decay_policy = NO_DECAY_POLICY
-    model.l2_exclude = l2_exclude_fn(model)
-    return model
+    return keras.Model(inputs, outputs, name=f"MobileNetV3_{size}_{tag}")
 
 
 def _factory(size, tag):
@@ -164,4 +155,5 @@ def _factory(size, tag):
 
 for _size in ("small", "large"):
     for _tag in _SCALES:
-        register_model(_factory(_size, _tag))
+        # PaddleClas gives MobileNetV3's BN scale and offset L2Decay(0.0).
+        register_model(_factory(_size, _tag), family="mobilenet_v3", no_decay="batch_norm")

@@ -37,7 +37,7 @@ def _basic(x, filters, stride, projection, is_first, name, sync_bn):
     return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([short, y]))
 
 
-def resnet_vd(depth, num_classes=1000, input_shape=(224, 224, 3), sync_bn=False, name=None):
+def resnet_vd(depth, num_classes=1000, input_shape=(224, 224, 3), sync_bn=False):
     """Builds ResNet{depth}_vd; layer names follow `bb_{stage}_{block}_{conv}` like Paddle 2.1."""
     block = _bottleneck if depth >= 50 else _basic
     inputs = keras.Input(shape=input_shape, name="image")
@@ -54,7 +54,7 @@ def resnet_vd(depth, num_classes=1000, input_shape=(224, 224, 3), sync_bn=False,
                       is_first=stage == 0 and i == 0, name=f"bb_{stage}_{i}", sync_bn=sync_bn)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     outputs = classifier(x, num_classes, name="fc")
-    return keras.Model(inputs, outputs, name=name or f"ResNet{depth}_vd")
+    return keras.Model(inputs, outputs, name=f"ResNet{depth}_vd")
 
 
 def _factory(depth):
@@ -66,4 +66,4 @@ def _factory(depth):
 
 
 for _depth in _DEPTHS:
-    register_model(_factory(_depth))
+    register_model(_factory(_depth), family="resnet_vd")

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 from kclass.errors import WeightsError
+from kclass.models import registry
 
 STYLES = ("2.6", "2.1")
 
@@ -80,13 +81,13 @@ def _mv3_rule(name):
 
 
 def family(model: keras.Model) -> str:
-    names = {layer.name for layer in model.layers}
-    if "conv1_1_conv" in names:
-        return "resnet_vd"
-    if "conv_conv" in names and "last_second_conv_conv" in names:
-        return "mobilenet_v3"
-    raise WeightsError(f"model {model.name!r} is neither a kclass ResNet_vd nor a MobileNetV3; "
-                       "PaddleClas weights can be mapped only onto those")
+    """The registered family of `model` (its ModelSpec), which fixes its Paddle parameter names."""
+    spec = registry.spec_of(model)
+    if spec is None or spec.family is None:
+        known = [name for name in registry.list_models() if registry.spec(name).family]
+        raise WeightsError(f"model {model.name!r} has no PaddleClas counterpart; PaddleClas weights map "
+                           f"onto {', '.join(known)}")
+    return spec.family
 
 
 def classifier_layer(model: keras.Model):

@@ -37,7 +37,7 @@ def train_steps(exp, strategy, model, steps):
     trainer.loop = LoopConfig(epochs=1, steps_per_epoch=steps, global_batch=8, steps_per_loop=1, verbose=False)
     iterator = iter(strategy.distribute_datasets_from_function(
         lambda ctx: pipeline.train_dataset(exp.train_data, samples, 16, 8, 6, exp.seed, 0, ctx)))
-    train = trainer._build_train_fn()
+    train = trainer.train_function()
     return [{k: float(v) for k, v in train(iterator, tf.constant(1, tf.int64)).items()} for _ in range(steps)]
 
 

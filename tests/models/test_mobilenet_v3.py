@@ -70,6 +70,8 @@ def test_dropout_downscales_in_inference_only():
 
 def test_model_config_round_trips(large):
     clone = keras.Model.from_config(large.get_config())
+    # The L2 exemptions come from the registered spec, found by name: a restored model keeps them.
+    assert len(km.no_decay_variables(clone)) == len(km.no_decay_variables(large)) == 2 * 47
     x = np.random.default_rng(0).standard_normal((1, 32, 32, 3)).astype("float32")
     clone.set_weights(large.get_weights())
     np.testing.assert_allclose(clone(x), large(x), atol=1e-6)
@@ -80,7 +82,8 @@ def test_no_weight_decay_on_mv3_bn_only(large):
     exempt = km.no_decay_variables(large)
     assert {v.path for v in exempt} == {v.path for b in bn for v in (b.gamma, b.beta)}
     assert len(km.decayed_variables(large)) == len(large.trainable_variables) - len(exempt)
-    assert large.l2_exclude(bn[0].gamma) and not large.l2_exclude(large.get_layer("fc").kernel)
+    exclude = km.l2_exclude_fn(large)
+    assert exclude(bn[0].gamma) and not exclude(large.get_layer("fc").kernel)
     resnet = km.build("ResNet18_vd", num_classes=10, input_shape=(32, 32, 3))
     assert km.no_decay_variables(resnet) == []
     # A wrapper holding both (as SSLD does) exempts the student's BN only.

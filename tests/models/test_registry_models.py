@@ -50,6 +50,14 @@ def test_builds_runs_and_counts_like_paddleclas(name):
     assert (trainable - extra, total - extra) == PADDLECLAS_PARAMS[name][0]
 
 
+@pytest.mark.parametrize("name", sorted(PADDLECLAS_PARAMS))
+def test_spec_is_found_from_the_built_model(name):
+    spec = km.spec_of(km.build(name, num_classes=10, input_shape=(32, 32, 3)))
+    assert spec is km.spec(name)
+    family, no_decay = ("resnet_vd", None) if name.startswith("ResNet") else ("mobilenet_v3", "batch_norm")
+    assert (spec.family, spec.no_decay) == (family, no_decay)
+
+
 @pytest.mark.parametrize("name", ["ResNet18_vd", "MobileNetV3_small_x0_35"])
 def test_thousand_class_build(name):
     model = km.build(name, num_classes=1000, input_shape=(32, 32, 3))

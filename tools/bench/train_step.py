@@ -23,7 +23,7 @@ def build(model, batch, image_size, num_classes, steps, precision="fp32"):
     images = rng.normal([batch, image_size, image_size, 3])
     labels = rng.uniform([batch], 0, num_classes, dtype=tf.int64)
     iterator = iter(tf.data.Dataset.from_tensors((images, labels)).repeat())
-    return trainer._build_train_fn(), iterator, tf.constant(steps, tf.int64), trainer.model
+    return trainer.train_function(), iterator, tf.constant(steps, tf.int64), trainer.model
 
 
 def conv_compute_dtypes(model):

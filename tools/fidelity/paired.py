@@ -47,7 +47,7 @@ def train_kclass(args, batches, init, seed):
     import tensorflow as tf
     from kclass import optim
     from kclass.layers import batch_norm
-    from kclass.models import build
+    from kclass.models import build, l2_exclude_fn
     from kclass.weights import load_weights
     if args.kclass_bn == "keras":
         batch_norm.BatchNormalization._can_fuse = lambda self, inputs, mask: False
@@ -58,7 +58,7 @@ def train_kclass(args, batches, init, seed):
     load_weights(model, init)
     cfg = optim.OptimizerConfig(lr=args.lr, momentum=0.9, l2=1e-4, schedule="cosine", warmup_epochs=0)
     schedule = optim.build_schedule(cfg, args.batch, len(sizes) // args.train_epochs, args.epochs)
-    opt = optim.build_optimizer(cfg, schedule, l2_exclude=getattr(model, "l2_exclude", None))
+    opt = optim.build_optimizer(cfg, schedule, l2_exclude=l2_exclude_fn(model))
     keras.config.set_dtype_policy("float32")
 
     @tf.function(reduce_retracing=True)
