@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 from kclass.errors import WeightsError
-from kclass.models import registry
+import kclass.models.registry as registry
 
 STYLES = ("2.6", "2.1")
 
