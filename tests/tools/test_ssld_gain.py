@@ -33,5 +33,5 @@ def test_teacher_then_students_give_a_table_and_a_gain(demo_data, tmp_path):
     with open(tmp_path / "unlabeled_list.txt") as f:
         lines = f.read().split("\n")[:-1]
     assert len(lines) == 6 * 24 and all(len(line.split()) == 1 for line in lines)
-    with open(os.path.join(tmp_path, "distilled", "kclass_seed1", "history.jsonl")) as f:
+    with open(os.path.join(tmp_path, "distilled_1ep", "kclass_seed1", "history.jsonl")) as f:
         assert "agree" in json.loads(f.readline())["train"]

@@ -1,17 +1,18 @@
 """The SSLD gain on real data: a student distilled from unlabelled images against the same student on labels.
 
   python tools/fidelity/ssld_gain.py --data ../shared/data/cifar10-mini --phase teacher \
-      --teacher_epochs 15 --out output/fidelity/ssld
+      --teacher_epochs 30 --out output/fidelity/ssld
   python tools/fidelity/ssld_gain.py --data ../shared/data/cifar10-mini --phase students \
-      --teacher_epochs 15 --epochs 10 --seeds 42,7,1234 --out output/fidelity/ssld
+      --teacher_epochs 30 --epochs 10 --seeds 42,7,1234 --out output/fidelity/ssld
 
 The teacher (ResNet50_vd, from scratch) is the CIFAR recipe on the labelled train list. Each student
 (MobileNetV3_large_x1_0, from scratch, same epochs, batch and LR) is trained per seed twice: *alone*, the
 CIFAR recipe on the labelled train list, and *distilled*, the SSLD recipe on a path-only list of the
 train images (tools/make_unlabeled_list.py, which refuses validation images) from the teacher's
 best_model/ with HARD_LABEL_WEIGHT 0. Both are scored on the labelled --val_list. Every training is
-`python -m kclass.train` in its own process; finished runs are kept under --out and not run again, so
-each phase (or each seed) can be its own short command under the shared lock. Prints, per epoch, test
+`python -m kclass.train` in its own process; finished runs are kept under --out (the teacher's and the
+distilled students' folders named by the teacher's epochs) and not run again, so each phase (or each
+seed) can be its own short command under the shared lock. Prints, per epoch, test
 top-1 of both students as mean ± sd [min, max] over the seeds and the gain in points, then one JSON line.
 """
 
@@ -51,11 +52,18 @@ def unlabeled_list(args):
     return path
 
 
+def teacher_run(args):
+    """The teacher's namespace and run folder; named by its epochs, as are its students' (a longer teacher
+    is another teacher)."""
+    teacher = variant(args, f"teacher_{args.teacher_epochs}ep", args.teacher, args.teacher_epochs)
+    return teacher, os.path.join(teacher.out, f"kclass_seed{args.teacher_seed}")
+
+
 def train_teacher(args):
     """(best_model dir, its best.json) of the teacher run, trained first if not finished."""
-    teacher = variant(args, "teacher", args.teacher, args.teacher_epochs)
+    teacher, run_dir = teacher_run(args)
     run_one(teacher, "kclass", args.teacher_seed, None)
-    best = os.path.join(teacher.out, f"kclass_seed{args.teacher_seed}", "best_model")
+    best = os.path.join(run_dir, "best_model")
     with open(os.path.join(best, "best.json")) as f:
         return best, json.load(f)
 
@@ -70,7 +78,7 @@ def main(argv=None):
     p.add_argument("--image_size", type=int, default=32)
     p.add_argument("--teacher", default="ResNet50_vd")
     p.add_argument("--student", default="MobileNetV3_large_x1_0")
-    p.add_argument("--teacher_epochs", type=int, default=15)
+    p.add_argument("--teacher_epochs", type=int, default=30)
     p.add_argument("--teacher_seed", type=int, default=42)
     p.add_argument("--epochs", type=int, default=10, help="each student's")
     p.add_argument("--seeds", default="42,7,1234", help="the students'")
@@ -82,9 +90,9 @@ def main(argv=None):
     args = p.parse_args(argv)
     args.data, args.out = os.path.abspath(args.data), os.path.abspath(args.out)
     seeds = [int(s) for s in args.seeds.split(",")]
-    teacher_epochs = read_epochs("kclass", os.path.join(args.out, "teacher", f"kclass_seed{args.teacher_seed}"))
-    if args.phase == "students" and len(teacher_epochs or ()) != args.teacher_epochs:
-        raise SystemExit(f"no finished teacher under {args.out}/teacher: run --phase teacher first")
+    teacher_dir = teacher_run(args)[1]
+    if args.phase == "students" and len(read_epochs("kclass", teacher_dir) or ()) != args.teacher_epochs:
+        raise SystemExit(f"no finished teacher in {teacher_dir}: run --phase teacher first")
     teacher_weights, teacher_best = train_teacher(args)
     print(f"teacher {args.teacher}: best test top-1 {100 * teacher_best['value']:.1f} % "
           f"(epoch {teacher_best['epoch']} of {args.teacher_epochs})", file=sys.stderr)
@@ -95,7 +103,7 @@ def main(argv=None):
     for seed in seeds:
         alone = variant(args, "alone", args.student, args.epochs)
         runs["alone"][seed] = run_one(alone, "kclass", seed, None)[2]
-        distilled = variant(args, "distilled", args.student, args.epochs)
+        distilled = variant(args, f"distilled_{args.teacher_epochs}ep", args.student, args.epochs)
         runs["distilled"][seed] = run_one(distilled, "kclass", seed, None, recipe=DISTILL_RECIPE,
                                           TRAIN_LIST=repr(unlabeled), TEACHER=repr(args.teacher),
                                           TEACHER_WEIGHTS=repr(teacher_weights), HARD_LABEL_WEIGHT=0.0)[2]
