@@ -10,10 +10,10 @@ The teacher (ResNet50_vd, from scratch) is the CIFAR recipe on the labelled trai
 CIFAR recipe on the labelled train list, and *distilled*, the SSLD recipe on a path-only list of the
 train images (tools/make_unlabeled_list.py, which refuses validation images) from the teacher's
 best_model/ with HARD_LABEL_WEIGHT 0. Both are scored on the labelled --val_list. Every training is
-`python -m kclass.train` in its own process; finished runs are kept under --out (the teacher's and the
-distilled students' folders named by the teacher's epochs) and not run again, so each phase (or each
-seed) can be its own short command under the shared lock. Prints, per epoch, test
-top-1 of both students as mean ± sd [min, max] over the seeds and the gain in points, then one JSON line.
+`python -m kclass.train` in its own process. Finished runs are kept under --out and not run again (the
+teacher's and the distilled students' folders are named by the teacher's epochs), so each phase, or
+each seed, can be its own short command under the shared lock. Prints, per epoch, the test top-1 of
+both students as mean ± sd [min, max] over the seeds and the gain in points, then one JSON line.
 """
 
 import argparse
