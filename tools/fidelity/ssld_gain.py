@@ -32,7 +32,7 @@ DISTILL_RECIPE = "gin/quick_start/R50_vd_distill_MV3_large_x1_0_CIFAR100.gin"
 def variant(args, name, model, epochs):
     """The namespace side_by_side's `run_one` reads for one kind of run, kept under --out/name."""
     return argparse.Namespace(**{**vars(args), "model": model, "epochs": epochs, "mixup": 0.0,
-                                 "out": os.path.join(args.out, name)})
+                                 "kclass_gin_param": [], "out": os.path.join(args.out, name)})
 
 
 def unlabeled_list(args):
