@@ -32,14 +32,16 @@ def paddle_python():
     return os.environ.get("PADDLE_PYTHON", os.path.join(venv, "bin", "python"))
 
 
-def kclass_command(args, seed, run_dir):
+def kclass_command(args, seed, run_dir, recipe=None, **macros):
+    """`python -m kclass.train` on `recipe` (default: the CIFAR recipe, or its Mixup variant) with the
+    sitting's macros; `macros` adds or overrides some (values as Gin text: strings repr'd)."""
     params = {"MODEL": repr(args.model), "DATA_ROOT": repr(args.data),
               "TRAIN_LIST": repr(os.path.join(args.data, args.train_list)),
               "VAL_LIST": repr(os.path.join(args.data, args.val_list)), "NUM_CLASSES": args.num_classes,
               "IMAGE_SIZE": args.image_size, "EPOCHS": args.epochs, "BATCH_SIZE": args.batch,
               "EVAL_BATCH_SIZE": 64, "LR": args.lr, "SEED": seed, "MODEL_DIR": repr(run_dir),
-              "PRETRAINED": None}
-    command = [sys.executable, "-m", "kclass.train", "--gin_file", RECIPES[args.mixup > 0]]
+              "PRETRAINED": None, **macros}
+    command = [sys.executable, "-m", "kclass.train", "--gin_file", recipe or RECIPES[args.mixup > 0]]
     for name, value in params.items():
         command += ["--gin_param", f"{name}={value}"]
     if args.mixup > 0:
@@ -77,7 +79,8 @@ def read_epochs(engine, run_dir):
     return [{k: r[k] for k in ("epoch",) + METRICS + REPORTED} for r in rows]
 
 
-def run_one(args, engine, seed, threads):
+def run_one(args, engine, seed, threads, **kclass_options):
+    """Trains (engine, seed) under --out unless finished; `kclass_options` go to `kclass_command`."""
     run_dir = os.path.join(os.path.abspath(args.out), f"{engine}_seed{seed}")
     done = read_epochs(engine, run_dir)
     if done is not None and len(done) == args.epochs:
@@ -87,7 +90,8 @@ def run_one(args, engine, seed, threads):
     if threads:
         env.update(OMP_NUM_THREADS=str(threads), TF_NUM_INTRAOP_THREADS=str(threads),
                    TF_NUM_INTEROP_THREADS=str(threads))
-    command = (kclass_command if engine == "kclass" else paddle_command)(args, seed, run_dir)
+    command = (kclass_command(args, seed, run_dir, **kclass_options) if engine == "kclass"
+               else paddle_command(args, seed, run_dir))
     began = time.perf_counter()
     with open(os.path.join(run_dir, "log.txt"), "w") as log:
         code = subprocess.call(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
