@@ -24,6 +24,13 @@ def demo_data(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def exported(tmp_path_factory):
+    """The demo recipe's model exported once per session (SavedModel + ONNX; tests/serving/exported.py)."""
+    from tests.serving.exported import exported_demo
+    return exported_demo(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
 def real_data():
     """`real_data(name)` -> path of a real-image data set folder (cifar10-mini, coco-multilabel-mini).
 

@@ -11,12 +11,7 @@ from kclass import predictors
 from kclass.errors import UserError
 from tests.clitools import run
 from tests.serving.emulator import Emulator, ModelRegistry
-from tests.serving.exported import demo_experiment, exported_demo
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    return exported_demo(tmp_path_factory)
+from tests.serving.exported import demo_experiment
 
 
 @pytest.fixture(scope="module")

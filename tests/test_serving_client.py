@@ -19,15 +19,9 @@ from google.protobuf import text_format
 from kclass import serving_client
 from kclass.errors import UserError
 from tests.serving.emulator import Emulator, ModelRegistry
-from tests.serving.exported import exported_demo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVING = os.path.join(ROOT, "serving")
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    return exported_demo(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

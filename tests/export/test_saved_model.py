@@ -9,14 +9,9 @@ import tensorflow as tf
 
 from kclass.errors import ConfigError, UserError
 from tests.clitools import run
-from tests.serving.exported import demo_experiment, exported_demo
+from tests.serving.exported import demo_experiment
 
 DEMO = "gin/quick_start/demo.gin"
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    return exported_demo(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """One exported demo model per test session (ResNet18_vd, 6 classes, 16x16, seeded random weights).
 
-Exporting costs tens of seconds on 2 cores, so test_export, test_serving and test_predict share it
-(memoised on the session's temp directory).
+Exporting costs tens of seconds on 2 cores, so the tests that need it share one: the session fixture
+`exported` in tests/conftest.py.
 """
 
 import dataclasses
@@ -13,7 +13,6 @@ from kclass.experiment import Experiment
 
 IMAGE_SIZE = 16
 MODEL_NAME = "demo"
-_CACHE = {}
 
 
 @dataclasses.dataclass
@@ -42,9 +41,6 @@ def demo_data(tmp_path_factory):
 
 
 def exported_demo(tmp_path_factory) -> Exported:
-    key = str(tmp_path_factory.getbasetemp())
-    if key in _CACHE:
-        return _CACHE[key]
     from kclass import experiment
     from kclass.data import lists
     from kclass.export import commands
@@ -59,5 +55,4 @@ def exported_demo(tmp_path_factory) -> Exported:
     result = commands.export_experiment(exp, weights, base, onnx=True)
     samples = lists.read_samples(exp.val_data.source, exp.val_data.data_root, exp.num_classes)
     images = [open(p, "rb").read() for p in samples.paths]
-    _CACHE[key] = Exported(exp, root, weights, base, result["path"], images, list(samples.paths))
-    return _CACHE[key]
+    return Exported(exp, root, weights, base, result["path"], images, list(samples.paths))
