@@ -26,6 +26,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from side_by_side import ROOT, read_epochs, run_one, summarise  # noqa: E402
 
+sys.path.insert(0, ROOT)
+from kclass import atomic_write  # noqa: E402
+
 DISTILL_RECIPE = "gin/quick_start/R50_vd_distill_MV3_large_x1_0_CIFAR100.gin"
 
 
@@ -46,9 +49,7 @@ def unlabeled_list(args):
                               cwd=ROOT, capture_output=True, text=True)
         if done.returncode:
             raise SystemExit(f"make_unlabeled_list.py failed: {done.stderr.strip()[-500:]}")
-        with open(path + ".tmp", "w") as f:
-            f.write(done.stdout)
-        os.replace(path + ".tmp", path)
+        atomic_write.text(path, done.stdout)
     return path
 
 
