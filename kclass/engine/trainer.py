@@ -218,9 +218,12 @@ class Trainer:
 
         @tf.function(reduce_retracing=True)
         def train_loop(iterator, steps):
-            # The first step runs outside the loop so AutoGraph knows the structure it carries.
-            sums = run_step(iterator)
-            for _ in tf.range(steps - 1):
+            # One call site, so Grappler inlines and optimises the step once: a first step outside the
+            # loop (to give AutoGraph the structure it carries) made every run's first call ~2 s
+            # longer (MobileNetV3, tools/bench/RESULTS.md, 2026-12-03 evening).
+            outputs = run_step.get_concrete_function(iterator).structured_outputs
+            sums = {k: tf.zeros(v.shape, v.dtype) for k, v in outputs.items()}
+            for _ in tf.range(steps):
                 more = run_step(iterator)
                 sums = {k: sums[k] + more[k] for k in sums}
             return sums

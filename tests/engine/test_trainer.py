@@ -122,6 +122,28 @@ def test_the_compiled_loop_traces_the_model_once(demo_data, tmp_path):
     assert counter.traced == 1
 
 
+def _step_call_sites(graph_def):
+    """Call ops, in the graph and its function library, of a function traced from `run_step`."""
+    nodes = list(graph_def.node) + [n for f in graph_def.library.function for n in f.node_def]
+    return [n for n in nodes if n.op in ("PartitionedCall", "StatefulPartitionedCall")
+            and "run_step" in n.attr["f"].func.name]
+
+
+def test_the_compiled_loop_calls_the_step_from_one_site(demo_data, tmp_path):
+    # Grappler inlines and optimises every call site of the step: a second site (e.g. a first step
+    # outside the loop) doubles the graph the first call of every run optimises.
+    exp = _exp(demo_data, tmp_path, "sites")
+    samples = experiment.read_split(exp, exp.train_data)
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    with strategy.scope():
+        model = small_cnn()
+    trainer = experiment.make_trainer(exp, strategy, steps_per_epoch=6, model=model)
+    iterator = iter(strategy.distribute_datasets_from_function(
+        lambda ctx: pipeline.train_dataset(exp.train_data, samples, 16, 8, 6, exp.seed, 0, ctx)))
+    graph = trainer.train_function().get_concrete_function(iterator, tf.constant(2, tf.int64)).graph
+    assert len(_step_call_sites(graph.as_graph_def())) == 1
+
+
 def test_history_rewrites_an_epoch_that_a_resume_ran_again(tmp_path):
     from kclass.engine.trainer import read_history, write_history
     write_history(str(tmp_path), {"epoch": 1, "train": {"loss": 3.0}})

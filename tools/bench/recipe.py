@@ -15,7 +15,8 @@ memory (`train_step.py`, as `train.py` does) for the ratio.
 Reports, per epoch, the wall time including eval and checkpoints; training images/s after warm-up
 (epochs 2.., loop calls and everything between them, eval and saving excluded), the same over the loop
 calls alone, eval images/s (the last eval), the whole run's wall time, process CPU user and system
-seconds, and `cli_over_in_memory`. One JSON line last.
+seconds, the start-up cost of the first loop call and of the first eval (tracing and graph optimisation:
+their time beyond a later call of the same size), and `cli_over_in_memory`. One JSON line last.
 """
 
 import json
@@ -169,6 +170,19 @@ def in_memory_rate(num_classes):
     return statistics.median(rates), rates
 
 
+def start_up(clock):
+    """Seconds the first loop call and the first eval took beyond a later one of the same size: the
+    tracing and graph optimisation a run pays once."""
+    out = {}
+    full = [s for _, s, n, _ in clock.loops if n == clock.loops[0][2]]
+    if len(full) > 1:
+        out["loop_start_up_s"] = round(full[0] - statistics.median(full[1:]), 2)
+    if len(clock.evals) > 1:
+        out["eval_start_up_s"] = round((clock.evals[0][1] - clock.evals[0][0])
+                                       - statistics.median(b - a for a, b, _ in clock.evals[1:]), 2)
+    return out
+
+
 def cpu_seconds():
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime, usage.ru_stime
@@ -201,7 +215,8 @@ def main(argv):
               "run_wall_s": round(whole, 1), "cpu_user_s": round(user1 - user0, 1),
               "cpu_sys_s": round(sys1 - sys0, 1), "idle_cpu_per_s_after": round(idle_cpu / 2.0, 2),
               "after_last_save_s": round(began + whole - clock.saves[-1][1], 2) if clock.saves else None,
-              "top1": round(float(metrics.get("top1", float("nan"))), 4)}
+              "top1": round(float(metrics.get("top1", float("nan"))), 4),
+              **start_up(clock)}
     log(f"training {train_rate:.1f} img/s after warm-up (loop calls alone {loop_rate:.1f}); "
         f"eval {result['eval_images_per_s']} img/s; run {whole:.1f} s; CPU user {result['cpu_user_s']} s, "
         f"system {result['cpu_sys_s']} s")
