@@ -43,7 +43,7 @@ def class_names(exp):
 
 def run():
     cli.parse_gin(FLAGS.gin_file, FLAGS.gin_param, FLAGS.model_dir)
-    from kclass import configurables, experiment
+    from kclass import configurables, splits
     from kclass.data import check, check_report
 
     exp = configurables.Experiment()
@@ -55,10 +55,10 @@ def run():
         exp.prepare()
     start = time.perf_counter()
     # Missing and non-image files stay in: they are findings here, not reasons to stop.
-    train = experiment.read_split(exp, exp.train_data, check_files=False)
+    train = splits.read_split(exp, exp.train_data, check_files=False)
     val = None
     if exp.val_data is not None and exp.val_data.source:
-        val = experiment.read_split(exp, exp.val_data, check_files=False)
+        val = splits.read_split(exp, exp.val_data, check_files=False)
     threshold = check.NEAR_SIMILARITY if FLAGS.near_similarity is None else FLAGS.near_similarity
     report = check.check(train, val, exp.num_classes, class_names(exp), exp.image_size, threshold)
     report["seconds"] = round(time.perf_counter() - start, 2)

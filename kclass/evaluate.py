@@ -50,10 +50,10 @@ def main(argv):
         if FLAGS.report:
             from kclass.report.files import prepare_dir
             prepare_dir(FLAGS.report)  # refused now, not after the whole evaluation
-        from kclass import configurables, experiment
+        from kclass import configurables, experiment, recipe_check, thresholds
 
         exp = configurables.Experiment()
-        experiment.check(exp)
+        recipe_check.check(exp)
         strategy = None  # TF's default: one device
         if FLAGS.cpu_devices or FLAGS.gpus:
             from kclass.engine.strategy import make_strategy
@@ -61,10 +61,10 @@ def main(argv):
         if FLAGS.fit_thresholds:
             if not exp.multilabel:
                 raise ConfigError("--fit_thresholds is for multi-label recipes (Experiment.multilabel = True)")
-            thresholds, report = experiment.fit_thresholds(exp, FLAGS.weights, strategy)
+            fitted, report = thresholds.fit_thresholds(exp, FLAGS.weights, strategy)
             metrics = {k: v for k, v in report.items() if not isinstance(v, dict)}
             if FLAGS.weights and os.path.isdir(FLAGS.weights):
-                experiment.write_thresholds(FLAGS.weights, thresholds)
+                thresholds.write_thresholds(FLAGS.weights, fitted)
         elif FLAGS.fit_reject:
             metrics = _fit_reject(exp, strategy)
         else:
@@ -81,16 +81,16 @@ def main(argv):
 
 def _fit_reject(exp, strategy):
     """Fits and stores the reject threshold; prints where it went. UserError when P is out of reach."""
-    from kclass import experiment
+    from kclass import thresholds
     from kclass.errors import UserError
 
-    fit = experiment.fit_reject_threshold(exp, FLAGS.weights, FLAGS.target_precision, strategy)
+    fit = thresholds.fit_reject_threshold(exp, FLAGS.weights, FLAGS.target_precision, strategy)
     if not fit["reached"]:
         raise UserError(f"top-1 precision {fit['target_precision']:g} cannot be reached on {fit['images']} "
                         f"validation images at any max-probability threshold: the best is {fit['precision']:.4f} "
                         f"(threshold {fit['reject_threshold']:.4f}, coverage {fit['coverage']:.4f}); nothing stored")
     if os.path.isdir(FLAGS.weights):
-        print(f"reject threshold stored in {experiment.write_reject_threshold(FLAGS.weights, fit)}", flush=True)
+        print(f"reject threshold stored in {thresholds.write_reject_threshold(FLAGS.weights, fit)}", flush=True)
     else:
         print(f"reject threshold not stored: --weights {FLAGS.weights} is not a directory; give the run's "
               "best_model/ to store it where export and predict look", flush=True)

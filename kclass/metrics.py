@@ -30,9 +30,9 @@ def topk_sums(topk=(1, 5)):
 
 
 def predicted_classes(labels, logits):
-    """Task.collect for the confusion matrix of training-time evaluation: per image the label [N] int32
-    (argmax of one-hot labels) and the top-1 class [N] int32 with topk_sums's tie rule (two int32 per
-    image to gather, whatever the class count)."""
+    """What a single-label task collects with rows="classes" (kclass.tasks), for the confusion matrix of
+    training-time evaluation: per image the label [N] int32 (argmax of one-hot labels) and the top-1
+    class [N] int32 with topk_sums's tie rule (two int32 per image to gather, whatever the class count)."""
     if labels.shape.rank == 2:
         labels = tf.argmax(labels, axis=-1)
     return {"labels": tf.cast(labels, tf.int32),
@@ -40,8 +40,8 @@ def predicted_classes(labels, logits):
 
 
 def prediction_rows(labels, logits):
-    """Task.collect for single-label reports: `predicted_classes` (so the report's top-1 is evaluate's)
-    and the softmax probabilities [N, C] float32."""
+    """What a single-label task collects with rows="probabilities", for reports: `predicted_classes` (so
+    the report's top-1 is evaluate's) and the softmax probabilities [N, C] float32."""
     return dict(predicted_classes(labels, logits), probs=tf.nn.softmax(tf.cast(logits, tf.float32)))
 
 

@@ -59,9 +59,9 @@ def _predictor():
     if not FLAGS.weights:
         raise ConfigError("--gin_file needs --weights (a run's best_model/ directory, a checkpoint, ...)")
     cli.parse_gin(FLAGS.gin_file, FLAGS.gin_param, FLAGS.model_dir)
-    from kclass import configurables, experiment
+    from kclass import configurables, recipe_check
     exp = configurables.Experiment()
-    experiment.check(exp)
+    recipe_check.check(exp)
     return predictors.ModulePredictor(exp, FLAGS.weights, top_k=FLAGS.top_k)
 
 

@@ -31,13 +31,13 @@ def main(argv):
         cli.parse_gin(FLAGS.gin_file, FLAGS.gin_param, FLAGS.model_dir)
         import gin
 
-        from kclass import configurables, experiment
+        from kclass import configurables, experiment, recipe_check
         from kclass.engine.strategy import describe, is_chief, make_strategy
 
         exp = configurables.Experiment()
         if FLAGS.precision:
             exp = dataclasses.replace(exp, precision=FLAGS.precision)
-        experiment.check(exp)  # a misspelt MODEL or LR=-1 fails here, before MODEL_DIR is created
+        recipe_check.check(exp)  # a misspelt MODEL or LR=-1 fails here, before MODEL_DIR is created
         strategy = make_strategy(FLAGS.strategy, FLAGS.cpu_devices, FLAGS.gpus)
         if exp.verbose:
             print(describe(strategy), flush=True)

@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kclass import experiment, optim
-from kclass.data import lists, pipeline
+from kclass import experiment, optim, recipe_check, splits, tasks
+from kclass.data import pipeline
 from kclass.data.demo import CLASSES
 from kclass.data.pipeline import DataConfig
-from kclass.errors import ConfigError
 
 
 @pytest.mark.parametrize("precision", ["fp32", "float64", "mixed_bfloat16", "mixed_float16"])
@@ -29,7 +28,7 @@ def test_mixed_precision_policy_is_applied_and_training_learns(demo_data, tmp_pa
     assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
     if precision == "mixed_float16":
         assert isinstance(trainer.optimizer, keras.optimizers.LossScaleOptimizer)
-    samples = experiment.read_split(exp, exp.train_data)
+    samples = splits.read_split(exp, exp.train_data)
     batch = next(iter(pipeline.train_dataset(exp.train_data, samples, 16, 16, 6, 0)))
     iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())  # one batch: the loss must fall
     train = trainer.train_function()
@@ -38,98 +37,17 @@ def test_mixed_precision_policy_is_applied_and_training_learns(demo_data, tmp_pa
     assert np.isfinite(losses).all() and losses[-1] < losses[0], losses
 
 
-def test_unknown_precision_is_refused(tmp_path):
-    with pytest.raises(Exception, match="precision 'fp8'"):
-        experiment.build_model(experiment.Experiment(model="ResNet18_vd", num_classes=2, image_size=16,
-                                                     precision="fp8"))
-
-
-def _recipe(**changes):
-    exp = experiment.Experiment(model="ResNet18_vd", num_classes=6, image_size=32, batch_size=8,
-                                train_data=DataConfig(source="t.txt"), val_data=DataConfig(source="v.txt"))
-    return dataclasses.replace(exp, **changes)
-
-
-@pytest.mark.parametrize("changes, message", [
-    (dict(optimizer=optim.OptimizerConfig(lr=-1)), "LR (OptimizerConfig.lr) = -1: expected a number > 0"),
-    (dict(optimizer=optim.OptimizerConfig(lr=0.0)), "LR (OptimizerConfig.lr) = 0.0: expected a number > 0"),
-    (dict(optimizer=optim.OptimizerConfig(lr=float("nan"))), "LR (OptimizerConfig.lr) = nan"),
-    (dict(epochs=0), "EPOCHS (Experiment.epochs) = 0: expected a whole number > 0"),
-    (dict(epochs=2.5), "EPOCHS (Experiment.epochs) = 2.5: expected a whole number > 0"),
-    (dict(batch_size=-16), "BATCH_SIZE (Experiment.batch_size) = -16"),
-    (dict(batch_size="16"), "BATCH_SIZE (Experiment.batch_size) = '16'"),
-    (dict(eval_batch_size=0), "EVAL_BATCH_SIZE (Experiment.eval_batch_size) = 0: expected a whole number > 0 or None"),
-    (dict(image_size=0), "IMAGE_SIZE (Experiment.image_size) = 0"),
-    (dict(num_classes=0), "NUM_CLASSES (Experiment.num_classes) = 0"),
-    (dict(num_classes=True), "NUM_CLASSES (Experiment.num_classes) = True"),
-    (dict(label_smoothing=-0.1), "Experiment.label_smoothing = -0.1: expected a number in [0, 1)"),
-    (dict(label_smoothing=1.0), "Experiment.label_smoothing = 1.0"),
-    (dict(topk=0), "Experiment.topk = 0"),
-    (dict(steps_per_loop=0), "Experiment.steps_per_loop = 0"),
-    (dict(keep_checkpoints=0), "Experiment.keep_checkpoints = 0"),
-    (dict(checkpoint_every_steps=0), "Experiment.checkpoint_every_steps = 0"),
-    (dict(optimizer=optim.OptimizerConfig(momentum=-0.5)), "OptimizerConfig.momentum = -0.5: expected a number in [0, 1)"),
-    (dict(optimizer=optim.OptimizerConfig(l2=-1e-4)), "OptimizerConfig.l2 = -0.0001: expected a number >= 0"),
-    (dict(optimizer=optim.OptimizerConfig(warmup_epochs=-1)), "OptimizerConfig.warmup_epochs = -1"),
-    (dict(optimizer=optim.OptimizerConfig(reference_batch=0)), "OptimizerConfig.reference_batch = 0"),
-    (dict(teacher="ResNet18_vd", distill_temperature=0), "Experiment.distill_temperature = 0"),
-    (dict(teacher="ResNet18_vd", distill_loss="mse"), "DISTILL_LOSS='mse': expected one of"),
-    (dict(hard_label_weight=-1), "HARD_LABEL_WEIGHT (Experiment.hard_label_weight) = -1"),
-    (dict(pos_weight=[1.0, 2.0]), "Experiment.pos_weight = [1.0, 2.0]: expected 6 numbers > 0 (one per class)"),
-    (dict(class_weights=[1.0, 2.0]), "Experiment.class_weights = [1.0, 2.0]: expected 'balanced' or 6 numbers >= 0"),
-    (dict(class_weights=[1, -1, 1, 1, 1, 1]), "Experiment.class_weights = [1, -1, 1, 1, 1, 1]: expected"),
-    (dict(class_weights="inverse"), "Experiment.class_weights = 'inverse': expected 'balanced' or 6 numbers"),
-    (dict(class_weights="balanced", multilabel=True), "Experiment.class_weights = 'balanced': single-label recipes"),
-    (dict(class_weights=[1.0] * 6, teacher="ResNet18_vd"), "Experiment.class_weights = [1.0, 1.0, 1.0, 1.0, 1.0, "
-                                                          "1.0]: not with distillation"),
-    (dict(train_data=DataConfig(source="t.txt", sampling="oversample")),
-     "train/DataConfig.sampling = 'oversample': expected 'uniform' or 'balanced'"),
-    (dict(train_data=DataConfig(source="t.txt", sampling="balanced"), multilabel=True),
-     "train/DataConfig.sampling = 'balanced': single-label recipes only"),
-    (dict(train_data=DataConfig(source="t.txt", sampling="balanced"), teacher="ResNet18_vd"),
-     "train/DataConfig.sampling = 'balanced': not with distillation"),
-    (dict(val_data=DataConfig(source="v.txt", sampling="balanced")), "val/DataConfig.sampling = 'balanced'"),
-    (dict(train_data=DataConfig(source="t.txt", sampling="balanced"), class_weights="balanced"),
-     "Experiment.class_weights = 'balanced' with train/DataConfig.sampling = 'balanced' corrects the imbalance twice"),
-    (dict(train_data=DataConfig(source="t.txt", scale=(0.0, 1.0))), "train/DataConfig.scale = (0.0, 1.0)"),
-    (dict(train_data=DataConfig(source="t.txt", ratio=(2.0, 1.0))), "train/DataConfig.ratio = (2.0, 1.0)"),
-    (dict(val_data=DataConfig(source="v.txt", resize_short=-36)), "val/DataConfig.resize_short = -36"),
-    (dict(precision="fp8"), "precision 'fp8': expected one of"),
-    (dict(num_classes=3, best_metric="top5"), "Experiment.best_metric = 'top5': expected one of top1 ("),
-])
-def test_check_refuses_impossible_numbers_naming_macro_and_field(changes, message):
-    experiment.check(_recipe())  # the unchanged recipe passes
-    with pytest.raises(ConfigError) as e:
-        experiment.check(_recipe(**changes))
-    assert str(e.value).startswith(message), str(e.value)
-
-
-def test_class_weights_weigh_the_training_loss_only():
-    exp = _recipe(num_classes=3, class_weights="balanced")
-    experiment.check(exp)
-    experiment.check(_recipe(class_weights=[0.0, 1.0, 2.0, 0.5, 1.0, 3.0]))
-    samples = lists.Samples(["x.png"] * 12, np.array([0] * 8 + [1] * 2 + [2] * 2), "t.txt")
-    weights = experiment.train_class_weights(exp, samples)
-    np.testing.assert_allclose(weights, [12 / (3 * 8), 12 / (3 * 2), 12 / (3 * 2)])
-    task = experiment.make_task(exp, weights)
-    labels, logits = tf.constant([0, 1]), tf.zeros([2, 3])
-    np.testing.assert_allclose(task.loss(labels, logits).numpy(), np.log(3) * np.array([0.5, 2.0]), rtol=1e-6)
-    np.testing.assert_allclose(task.eval_loss(labels, logits).numpy(), np.log(3) * np.ones(2), rtol=1e-6)
-    assert experiment.make_task(exp).eval_loss is None  # unweighted: evaluation reports `loss`
-    assert experiment.train_class_weights(_recipe(), samples) is None
-
-
 def test_a_three_class_recipe_reports_no_top5(demo_data, tmp_path):
     """Top-5 of 3 classes would be 1.0 for any model: evaluation (and training's eval) report top-1 only."""
     lines = [line for line in open(f"{demo_data}/val_list.txt") if int(line.split()[1]) < 3]
     (tmp_path / "val.txt").write_text("".join(lines))
     exp = experiment.Experiment(model="ResNet18_vd", num_classes=3, image_size=16, batch_size=8, topk=5,
                                 val_data=DataConfig(source=str(tmp_path / "val.txt"), data_root=str(demo_data)))
-    experiment.check(exp)
+    recipe_check.check(exp)
     result = experiment.evaluate(exp, None)
     assert result["images"] == len(lines) == 24
     assert "top1" in result and not [k for k in result if k.startswith("top") and k != "top1"], result
-    assert set(experiment.make_task(dataclasses.replace(exp, num_classes=6)).eval_sums(
+    assert set(tasks.for_experiment(dataclasses.replace(exp, num_classes=6)).eval_sums(
         tf.constant([0]), tf.zeros([1, 6]), tf.ones([1]))) == {"top1", "top5"}
 
 
@@ -137,23 +55,6 @@ def _report_recipe(demo_data, **changes):
     return experiment.Experiment(model="ResNet18_vd", num_classes=6, image_size=16, batch_size=10, seed=4,
                                  val_data=DataConfig(source=f"{demo_data}/val_list.txt", data_root=str(demo_data),
                                                      label_list=f"{demo_data}/label_list.txt"), **changes)
-
-
-def test_indexed_eval_batches_cover_every_image_once_over_workers(demo_data):
-    """Two workers x 2 replicas (input contexts as MultiWorkerMirroredStrategy makes them): the rows that
-    are not padding name each list position once, each with its own label."""
-    exp = _report_recipe(demo_data, eval_batch_size=20)  # 48 images -> 60 rows, 12 of them padding
-    samples = experiment.read_split(exp, exp.val_data)
-    fn = experiment.indexed_eval_dataset_fn(exp, samples)
-    seen = []
-    for worker in range(2):
-        ctx = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=worker, num_replicas_in_sync=4)
-        for images, labels, weights, index in fn(ctx):
-            assert images.shape[0] == 5
-            keep = weights.numpy() > 0
-            np.testing.assert_array_equal(labels.numpy()[keep], samples.labels[index.numpy()[keep]])
-            seen += index.numpy()[keep].tolist()
-    assert sorted(seen) == list(range(48))
 
 
 def test_report_rows_are_evaluations_own_with_padding_left_out(demo_data, tmp_path):

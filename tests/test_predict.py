@@ -90,8 +90,8 @@ def test_multilabel_prints_labels_at_or_above_thresholds(exported, tmp_path):
     exp = demo_experiment(exported.data_root, multilabel=True)
     best = tmp_path / "best_model"
     best.mkdir()
-    from kclass import experiment
-    experiment.build_model(exp, load_pretrained=False).save_weights(str(best / "model.weights.h5"))
+    from kclass import model_builder
+    model_builder.build_model(exp, load_pretrained=False).save_weights(str(best / "model.weights.h5"))
     (best / "thresholds.json").write_text(json.dumps({"thresholds": [0.0, 1.0, 1.0, 1.0, 1.0, 0.0]}))
     results = predictors.predict_files(predictors.ModulePredictor(exp, str(best)), exported.val_paths[:2])
     for result in results:
@@ -129,13 +129,13 @@ def test_onnxruntime_engine_predicts_as_the_saved_model(exported, tmp_path):
 
 
 def test_onnxruntime_engine_multilabel(exported, tmp_path):
-    from kclass import experiment
+    from kclass import model_builder
     from kclass.export import commands
 
     exp = demo_experiment(exported.data_root, multilabel=True)
     best = tmp_path / "best_model"
     best.mkdir()
-    experiment.build_model(exp, load_pretrained=False).save_weights(str(best / "model.weights.h5"))
+    model_builder.build_model(exp, load_pretrained=False).save_weights(str(best / "model.weights.h5"))
     scores = predictors.ModulePredictor(exp, str(best)).predict(exported.val_images[:6])["scores"]
     # Thresholds between the scores (not 0 or 1) so that labels really are decided per image.
     thresholds = np.median(scores, axis=0).astype(float).tolist()

@@ -67,7 +67,7 @@ def augmented_batch(gin_files, gin_params, num, step=0):
     """(uint8 images [num, S, S, 3], labels, names, multilabel) from the recipe's training pipeline."""
     import numpy as np
 
-    from kclass import experiment
+    from kclass import splits
     from kclass.data import pipeline
     cli.parse_gin(gin_files, gin_params)
     from kclass import configurables
@@ -75,7 +75,7 @@ def augmented_batch(gin_files, gin_params, num, step=0):
     if exp.prepare is not None:
         exp.prepare()
     cfg = exp.train_data
-    samples = experiment.read_split(exp, cfg)
+    samples = splits.read_split(exp, cfg)
     batch = max(1, min(num, len(samples)))
     ds = pipeline.train_dataset(cfg, samples, exp.image_size, batch, exp.num_classes, exp.seed, start_step=step)
     images, labels = next(iter(ds))

@@ -118,9 +118,8 @@ class Evaluator:
         outputs = self._net(images, training=False)
         sums = self.task.eval_sums(labels, outputs, weights)
         sums["count"] = tf.reduce_sum(weights)
-        loss = self.task.eval_loss or self.task.loss
-        sums["loss"] = tf.reduce_sum(loss(labels, outputs) * weights)
-        rows = dict(self.task.collect(labels, outputs)) if self.task.collect else {}
+        sums["loss"] = tf.reduce_sum(self.task.eval_loss(labels, outputs) * weights)
+        rows = dict(self.task.collect(labels, outputs))
         if index is not None:  # a 4th batch element: each row's position in the eval list [b]
             rows["index"] = index
         if rows:
@@ -149,8 +148,7 @@ class Evaluator:
         if rows[0]:
             keep = np.concatenate([r["weight"] for r in rows]) > 0
             self.rows = {k: np.concatenate([r[k] for r in rows])[keep] for k in rows[0] if k != "weight"}
-        if self.task.summarize is not None:
-            result.update(self.task.summarize(self.rows))
+        result.update(self.task.summarize(self.rows))
         result["images"] = images
         return result
 
@@ -202,8 +200,7 @@ class Trainer:
         grads = tape.gradient(scaled, self.model.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
         sums = {"loss": tf.reduce_sum(per_example), "count": count}
-        if self.task.train_sums is not None:
-            sums.update(self.task.train_sums(labels, outputs, tf.ones_like(per_example)))
+        sums.update(self.task.train_sums(labels, outputs, tf.ones_like(per_example)))
         return sums
 
     def train_function(self):

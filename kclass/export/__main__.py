@@ -53,12 +53,12 @@ def main(argv):
             raise ConfigError("give --weights (a run's best_model/ directory, a checkpoint, .weights.h5 or "
                               ".pdparams): exporting untrained weights is never what you want")
         cli.parse_gin(FLAGS.gin_file, FLAGS.gin_param, FLAGS.model_dir)
-        from kclass import configurables, experiment
+        from kclass import configurables, recipe_check
         from kclass.engine.strategy import configure_devices
         from kclass.export import commands
 
         exp = configurables.Experiment()
-        experiment.check(exp)
+        recipe_check.check(exp)
         configure_devices(FLAGS.cpu_devices, FLAGS.gpus)
         result = commands.export_experiment(
             exp, FLAGS.weights, FLAGS.export_dir, version=FLAGS.version, model_name=FLAGS.model_name,

@@ -12,13 +12,13 @@ from kclass.export.spec import spec_from_experiment
 def build_serving_module(exp, weights: Optional[str], top_k=None, max_pixels=None, thresholds_file=None,
                          reject_file=None):
     """The recipe's model with `weights` loaded, wrapped with its eval preprocessing and head."""
-    from kclass import experiment
+    from kclass.model_builder import build_model
 
     if exp.prepare is not None and exp.val_data is not None and exp.val_data.label_list \
             and not os.path.isfile(exp.val_data.label_list):
         exp.prepare()  # the demo recipe writes its data (and label_list.txt) on first use
     spec = spec_from_experiment(exp, weights, top_k, max_pixels, thresholds_file, reject_file)
-    model = experiment.build_model(exp, load_pretrained=False)
+    model = build_model(exp, load_pretrained=False)
     if weights:
         from kclass.weights import load_weights
 
@@ -28,9 +28,9 @@ def build_serving_module(exp, weights: Optional[str], top_k=None, max_pixels=Non
 
 def calibration_images(exp, count: int):
     """Encoded bytes of the first `count` VAL_LIST images (TF-TRT int8 calibration)."""
-    from kclass import experiment
+    from kclass.splits import read_split
 
-    samples = experiment.read_split(exp, exp.val_data)
+    samples = read_split(exp, exp.val_data)
     images = []
     for path in samples.paths[:count]:
         with open(path, "rb") as f:

@@ -9,7 +9,7 @@ from kclass.data.lists import read_label_names
 from kclass.errors import ConfigError, WeightsError
 from kclass.export.serving_module import DEFAULT_MAX_PIXELS, ServingSpec
 
-# Written by kclass.experiment into best_model/, read here beside the weights.
+# Written by kclass.thresholds into best_model/, read here beside the weights.
 THRESHOLDS_FILE = "thresholds.json"  # multi-label: per-class thresholds
 REJECT_FILE = "reject_threshold.json"  # single-label: "unknown" below this max probability
 
@@ -47,7 +47,7 @@ def read_thresholds(path: str, num_classes: int) -> List[float]:
 
 
 def read_reject_threshold(path: str) -> float:
-    """`{"threshold": t, ...}` (kclass.experiment.write_reject_threshold) -> t in [0, 1]."""
+    """`{"threshold": t, ...}` (kclass.thresholds.write_reject_threshold) -> t in [0, 1]."""
     try:
         with open(path) as f:
             value = float(json.load(f)["threshold"])

@@ -87,7 +87,9 @@ MODULES = [m for m in modules() if m[0] != "kclass"]
 
 
 def test_the_table_is_read_and_names_real_rooms():
-    assert {"data", "layers", "models", "export", "serving_client", "experiment", "predictors"} <= set(TABLE)
+    assert {"data", "layers", "models", "export", "serving_client", "experiment", "predictors", "tasks",
+            "model_builder", "splits", "recipe_check", "thresholds"} <= set(TABLE)
+    assert not {"experiment", "tasks"} & TABLE["engine"]  # the engine calls a Task and knows no recipe
     named = set(TABLE) | {n for allowed in TABLE.values() if allowed for n in allowed}
     for name in named:
         path = os.path.join(PACKAGE, *name.split("."))

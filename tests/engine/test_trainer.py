@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kclass import experiment, optim
+from kclass import experiment, optim, splits, tasks
 from kclass.data import pipeline
 from kclass.data.pipeline import DataConfig
 from kclass.engine.trainer import Evaluator, LoopConfig
@@ -32,7 +32,7 @@ def _exp(demo_data, tmp_path, name):
 
 def train_steps(exp, strategy, model, steps):
     """Runs `steps` single steps of the engine's compiled loop; returns each step's reduced sums."""
-    samples = experiment.read_split(exp, exp.train_data)
+    samples = splits.read_split(exp, exp.train_data)
     trainer = experiment.make_trainer(exp, strategy, steps_per_epoch=steps, model=model)
     trainer.loop = LoopConfig(epochs=1, steps_per_epoch=steps, global_batch=8, steps_per_loop=1, verbose=False)
     iterator = iter(strategy.distribute_datasets_from_function(
@@ -64,7 +64,7 @@ def test_two_replicas_match_one_device(demo_data, tmp_path):
 def _fit_small(exp, steps_per_loop):
     """Two epochs of `small_cnn` through Trainer.fit; returns the run's history rows."""
     from kclass.engine.trainer import read_history
-    samples = experiment.read_split(exp, exp.train_data)
+    samples = splits.read_split(exp, exp.train_data)
     spe = pipeline.steps_per_epoch(len(samples), exp.batch_size)
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
     with strategy.scope():
@@ -74,7 +74,7 @@ def _fit_small(exp, steps_per_loop):
     trainer.loop = LoopConfig(epochs=2, steps_per_epoch=spe, global_batch=8, steps_per_loop=steps_per_loop,
                               verbose=False)
     trainer.fit(lambda start, ctx: pipeline.train_dataset(exp.train_data, samples, 16, 8, 6, exp.seed, start, ctx),
-                experiment.eval_dataset_fn(exp, experiment.read_split(exp, exp.val_data)))
+                splits.eval_dataset_fn(exp, splits.read_split(exp, exp.val_data)))
     return read_history(exp.model_dir), spe
 
 
@@ -107,7 +107,7 @@ class _CountsTrainingTraces(keras.layers.Layer):
 
 def test_the_compiled_loop_traces_the_model_once(demo_data, tmp_path):
     exp = _exp(demo_data, tmp_path, "traces")
-    samples = experiment.read_split(exp, exp.train_data)
+    samples = splits.read_split(exp, exp.train_data)
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
     with strategy.scope():
         counter, net = _CountsTrainingTraces(), small_cnn()
@@ -156,7 +156,7 @@ def test_folded_evaluation_follows_the_model_between_calls(demo_data):
     from kclass.data import lists
     model = small_cnn(synchronized=False)
     strategy = tf.distribute.get_strategy()
-    task = experiment.make_task(experiment.Experiment(num_classes=6))
+    task = tasks.for_experiment(experiment.Experiment(num_classes=6))
     samples = lists.read_list(f"{demo_data}/val_list.txt", None, num_classes=6)
     data = lambda ctx: pipeline.eval_dataset(DataConfig(), samples, 16, 16, ctx)  # noqa: E731
     plain, folded = Evaluator(model, task, strategy), Evaluator(model, task, strategy, fold=True)
@@ -178,10 +178,10 @@ def test_summary_hooks_get_the_first_batch_of_a_fresh_run_only_and_every_evals_r
     from kclass.engine.summary_hooks import SummaryHooks
     exp = _exp(demo_data, tmp_path, "hooks")
     exp.val_data = DataConfig(source=f"{demo_data}/val_list.txt")
-    samples = experiment.read_split(exp, exp.train_data)
+    samples = splits.read_split(exp, exp.train_data)
     spe = pipeline.steps_per_epoch(len(samples), 8)
     train_fn = lambda start, ctx: pipeline.train_dataset(exp.train_data, samples, 16, 8, 6, exp.seed, start, ctx)  # noqa: E731
-    val = experiment.read_split(exp, exp.val_data)
+    val = splits.read_split(exp, exp.val_data)
     first, evals, results = [], [], []
     for epochs in (1, 2):  # the second fit resumes from the first one's checkpoint
         strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
@@ -191,7 +191,7 @@ def test_summary_hooks_get_the_first_batch_of_a_fresh_run_only_and_every_evals_r
         trainer.summaries = SummaryHooks(first_batch=lambda images, step: first.append((images, step)),
                                          eval_rows=lambda rows, step: evals.append((rows, step)))
         trainer.loop = LoopConfig(epochs=epochs, steps_per_epoch=spe, global_batch=8, verbose=False)
-        results.append(trainer.fit(train_fn, experiment.eval_dataset_fn(exp, val)))
+        results.append(trainer.fit(train_fn, splits.eval_dataset_fn(exp, val)))
     (images, step), = first  # not again on resume
     expected, _ = next(iter(train_fn(0, None)))
     assert step == 0

@@ -59,13 +59,13 @@ def test_warmup_records_parse_and_replay(exported, loaded):
 
 def test_train_serve_parity(exported, loaded):
     """Exported probabilities == softmax of the Keras model on the eval pipeline's batches (1e-5)."""
-    from kclass import experiment
+    from kclass import experiment, model_builder, splits
     from kclass.data import pipeline
 
     exp = exported.exp
-    model = experiment.build_model(exp, load_pretrained=False)
-    experiment.load_weights(model, exported.weights)
-    samples = experiment.read_split(exp, exp.val_data)
+    model = model_builder.build_model(exp, load_pretrained=False)
+    model_builder.load_weights(model, exported.weights)
+    samples = splits.read_split(exp, exp.val_data)
     dataset = pipeline.eval_dataset(exp.val_data, samples, exp.image_size, 16)
     expected = np.concatenate([tf.nn.softmax(model(images, training=False)).numpy()
                                for images, _, _ in dataset])[:len(samples)]
@@ -121,10 +121,10 @@ def test_bad_images_are_invalid_argument(exported, loaded):
 def test_max_pixels_refuses_oversize_images(exported):
     from kclass.export.serving_module import ServingModule
     from kclass.export.spec import spec_from_experiment
-    from kclass import experiment
+    from kclass import model_builder
 
     spec = spec_from_experiment(exported.exp, max_pixels=64 * 64)
-    module = ServingModule(experiment.build_model(exported.exp, load_pretrained=False), spec)
+    module = ServingModule(model_builder.build_model(exported.exp, load_pretrained=False), spec)
     ok = tf.io.encode_png(np.zeros((64, 64, 3), np.uint8))
     assert module.serve(tf.stack([ok]))["probabilities"].shape == (1, 6)
     for shape in ((65, 64, 3), (1, 400, 3)):  # too many pixels; resize_short would blow a strip up
@@ -133,7 +133,7 @@ def test_max_pixels_refuses_oversize_images(exported):
 
 
 def test_versions_are_atomic_and_never_overwritten(exported, tmp_path, monkeypatch):
-    from kclass import experiment
+    from kclass import model_builder
     from kclass.export import saved_model
     from kclass.export.saved_model import export_version, next_version
     from kclass.export.serving_module import ServingModule
@@ -144,7 +144,7 @@ def test_versions_are_atomic_and_never_overwritten(exported, tmp_path, monkeypat
     os.makedirs(base / "3")
     os.makedirs(base / "stale-not-a-version")
     assert next_version(str(base)) == 4
-    module = ServingModule(experiment.build_model(exported.exp, load_pretrained=False),
+    module = ServingModule(model_builder.build_model(exported.exp, load_pretrained=False),
                            spec_from_experiment(exported.exp))
     with pytest.raises(UserError, match="already exists"):
         export_version(module, str(base), version=3)
@@ -158,7 +158,7 @@ def test_versions_are_atomic_and_never_overwritten(exported, tmp_path, monkeypat
 
 
 def test_multilabel_head_uses_thresholds_beside_the_weights(exported, tmp_path):
-    from kclass import experiment
+    from kclass import model_builder
     from kclass.export.serving_module import ServingModule
     from kclass.export.spec import spec_from_experiment
 
@@ -167,7 +167,7 @@ def test_multilabel_head_uses_thresholds_beside_the_weights(exported, tmp_path):
     best.mkdir()
     thresholds = [0.0, 1.0, 0.5, 0.2, 0.9, 0.01]
     (best / "thresholds.json").write_text(json.dumps({"thresholds": thresholds, "rule": "score >= threshold"}))
-    model = experiment.build_model(exp, load_pretrained=False)
+    model = model_builder.build_model(exp, load_pretrained=False)
     model.save_weights(str(best / "model.weights.h5"))
     spec = spec_from_experiment(exp, str(best))
     assert spec.multilabel and spec.thresholds == thresholds

@@ -1,5 +1,6 @@
 """SSLD: the Distiller model, unlabelled lists, the wiring in `experiment`, make_unlabeled_list, and a
-slow end-to-end check that distillation really transfers the teacher's knowledge."""
+slow end-to-end check that distillation really transfers the teacher's knowledge (the task itself:
+tests/tasks/test_distillation.py)."""
 
 import os
 import shutil
@@ -11,10 +12,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kclass import experiment, models, optim
+from kclass import experiment, model_builder, models, optim, splits
 from kclass.data import lists
 from kclass.data.pipeline import DataConfig
-from kclass.errors import ConfigError, DataError, WeightsError
+from kclass.errors import DataError
 from kclass.models.distiller import Distiller
 from kclass.models.blocks import classifier, conv_bn
 from tests.engine.test_trainer import small_cnn, train_steps
@@ -172,12 +173,12 @@ def test_unlabeled_lines_only_on_request(demo_data, tmp_path):
 def test_distillation_recipe_reads_unlabeled_train_but_labelled_val(demo_data, tmp_path):
     exp = _exp(demo_data, tmp_path, "split", source=_unlabeled_list(demo_data, tmp_path))
     exp.val_data = DataConfig(source=exp.train_data.source, data_root=str(demo_data))
-    assert np.all(experiment.read_split(exp, exp.train_data).labels == -1)
+    assert np.all(splits.read_split(exp, exp.train_data).labels == -1)
     with pytest.raises(DataError):  # validation measures the student against labels
-        experiment.read_split(exp, exp.val_data)
+        splits.read_split(exp, exp.val_data)
     exp.teacher = None
     with pytest.raises(DataError):
-        experiment.read_split(exp, exp.train_data)
+        splits.read_split(exp, exp.train_data)
 
 
 # ---- wiring: train, best_model, evaluate with the student's recipe, resume ------------------------
@@ -201,7 +202,7 @@ def test_train_keeps_student_in_best_model_and_resumes(demo_data, tmp_path, teac
     student_recipe = experiment.Experiment(model=_tiny_cnn(8), num_classes=6, image_size=16,
                                            batch_size=16, val_data=val, verbose=False)
     # The student alone, loadable with the student's recipe (no teacher in the file).
-    plain = experiment.build_model(student_recipe, load_pretrained=False)
+    plain = model_builder.build_model(student_recipe, load_pretrained=False)
     plain.load_weights(str(best))
     again = experiment.evaluate(student_recipe, str(best.parent))
     np.testing.assert_allclose(again["top1"], first["top1"])
@@ -214,19 +215,6 @@ def test_train_keeps_student_in_best_model_and_resumes(demo_data, tmp_path, teac
     exp.epochs = 2
     experiment.train(exp)
     assert tf.train.latest_checkpoint(ckpt).endswith("ckpt-18")
-
-
-def test_teacher_weights_must_fit(demo_data, tmp_path, teacher_weights):
-    exp = _exp(demo_data, tmp_path, "w", model=_tiny_cnn(8), teacher=_tiny_cnn(16))
-    with pytest.raises(ConfigError, match="has no weights"):
-        experiment.build_distiller(exp)
-    exp.teacher_weights = teacher_weights
-    exp.num_classes = 5  # skipping the classifier, as fine-tuning does, would leave a random teacher head
-    with pytest.raises(WeightsError, match=r"^TEACHER_WEIGHTS .*: its classifier is for 6 classes, the model has 5"):
-        experiment.build_distiller(exp)
-    exp.num_classes, exp.distill_loss = 6, "mse"
-    with pytest.raises(ConfigError, match="distill_loss 'mse'"):
-        experiment.make_task(exp)
 
 
 def test_recipe_parses():

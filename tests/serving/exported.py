@@ -41,14 +41,14 @@ def demo_data(tmp_path_factory):
 
 
 def exported_demo(tmp_path_factory) -> Exported:
-    from kclass import experiment
+    from kclass import model_builder
     from kclass.data import lists
     from kclass.export import commands
 
     root = demo_data(tmp_path_factory)
     work = tmp_path_factory.mktemp("exported")
     exp = demo_experiment(root)
-    model = experiment.build_model(exp, load_pretrained=False)
+    model = model_builder.build_model(exp, load_pretrained=False)
     weights = str(work / "model.weights.h5")
     model.save_weights(weights)
     base = str(work / "models" / MODEL_NAME)
