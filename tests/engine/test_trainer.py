@@ -133,7 +133,7 @@ def test_the_compiled_loop_calls_the_step_from_one_site(demo_data, tmp_path):
     # Grappler inlines and optimises every call site of the step: a second site (e.g. a first step
     # outside the loop) doubles the graph the first call of every run optimises.
     exp = _exp(demo_data, tmp_path, "sites")
-    samples = experiment.read_split(exp, exp.train_data)
+    samples = splits.read_split(exp, exp.train_data)
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
     with strategy.scope():
         model = small_cnn()
