@@ -17,7 +17,8 @@ from kclass.data import lists, pipeline
 from kclass.data.pipeline import DataConfig
 from kclass.data.undecodable import drop_undecodable, named_on_failure
 from kclass.engine.strategy import is_chief
-from kclass.engine.trainer import Evaluator, LoopConfig, Trainer
+from kclass.engine.evaluator import Evaluator
+from kclass.engine.trainer import LoopConfig, Trainer
 from kclass.model_builder import model_with_weights
 from kclass.recipe_check import check
 

@@ -10,7 +10,7 @@ import tensorflow as tf
 from kclass import atomic_write, metrics, splits, tasks
 from kclass.data import lists
 from kclass.data.undecodable import named_on_failure
-from kclass.engine.trainer import Evaluator
+from kclass.engine.evaluator import Evaluator
 from kclass.errors import ConfigError
 from kclass.export.spec import REJECT_FILE, THRESHOLDS_FILE
 from kclass.model_builder import model_with_weights

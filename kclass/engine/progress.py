@@ -1,7 +1,6 @@
 """One progress line per logging interval: epoch, step, metrics, images/s and ETA."""
 
 import sys
-import time
 
 
 def _clock(seconds):

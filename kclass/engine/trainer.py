@@ -6,7 +6,6 @@ all-reduces (sums) gradients, so N replicas compute exactly the 1-device gradien
 """
 
 import dataclasses
-import json
 import math
 import os
 import time
@@ -15,16 +14,14 @@ from typing import Callable, Dict, Optional
 import numpy as np
 import tensorflow as tf
 
-from kclass import atomic_write
 from kclass.engine import checkpoints
+from kclass.engine.evaluator import SUM, Evaluator, sums_to_metrics
+from kclass.engine.history import write_history
 from kclass.engine.progress import Progress
 from kclass.engine.strategy import is_chief, task_id
 from kclass.engine.summary_hooks import SummaryHooks
 from kclass.engine.task import Task
 from kclass.errors import DataError, UserError
-from kclass.layers.fold_batch_norm import fold_batch_norms, refold
-
-SUM = tf.distribute.ReduceOp.SUM
 
 
 class TrainingDiverged(UserError):
@@ -50,11 +47,6 @@ class LoopConfig:
         return self.epochs * self.steps_per_epoch
 
 
-def _sums_to_metrics(sums: Dict[str, float], prefix_count="count") -> Dict[str, float]:
-    count = max(sums.pop(prefix_count), 1.0)
-    return {k: v / count for k, v in sums.items()}
-
-
 def _input_error(error, step):
     """A decode failure inside tf.data, as one line instead of a TF stack trace."""
     words = ("decode", "png", "jpeg", "bmp", "gif", "image")
@@ -70,87 +62,6 @@ def _input_error(error, step):
 def weights_checksum(model) -> float:
     """Sum of |w| over the trainable weights, in float64: equal on workers that stayed in sync."""
     return float(sum(np.abs(np.asarray(v, np.float64)).sum() for v in model.trainable_weights))
-
-
-HISTORY_FILE = "history.jsonl"
-
-
-def read_history(run_dir):
-    """The rows of `run_dir/history.jsonl`, one per finished epoch, oldest first ([] if none)."""
-    path = os.path.join(run_dir, HISTORY_FILE)
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def write_history(run_dir, row):
-    """Adds (or, after a resume re-ran the epoch, replaces) `row` for its epoch; rewritten atomically."""
-    rows = [r for r in read_history(run_dir) if r["epoch"] != row["epoch"]] + [row]
-    rows.sort(key=lambda r: r["epoch"])
-    atomic_write.text(os.path.join(run_dir, HISTORY_FILE),
-                                  "".join(json.dumps(r) + "\n" for r in rows))
-
-
-class Evaluator:
-    """Metrics over a padded eval set (weight-0 rows are padding), reduced over replicas and workers.
-
-    `fold`: run a copy of the model with its BNs folded into the convs (`fold_batch_norms`), refreshed
-    from the model's weights at every call; the same outputs up to float rounding, fewer ops.
-    """
-
-    def __init__(self, model, task: Task, strategy, fold: bool = False):
-        self.model = model
-        self.task = task
-        self.strategy = strategy
-        self.fold = fold
-        self._net = None if fold else model  # what the eval step runs
-        self.rows = {}  # the last call's gathered per-image rows (padding removed), for thresholds etc.
-
-        @tf.function(reduce_retracing=True)
-        def eval_step(batch):
-            sums, rows = strategy.run(self._replica_step, args=batch)
-            sums = {k: strategy.reduce(SUM, v, axis=None) for k, v in sums.items()}
-            return sums, {k: strategy.gather(v, axis=0) for k, v in rows.items()}
-        self._step = eval_step
-
-    def _replica_step(self, images, labels, weights, index=None):
-        outputs = self._net(images, training=False)
-        sums = self.task.eval_sums(labels, outputs, weights)
-        sums["count"] = tf.reduce_sum(weights)
-        sums["loss"] = tf.reduce_sum(self.task.eval_loss(labels, outputs) * weights)
-        rows = dict(self.task.collect(labels, outputs))
-        if index is not None:  # a 4th batch element: each row's position in the eval list [b]
-            rows["index"] = index
-        if rows:
-            rows["weight"] = weights
-        return sums, rows
-
-    def __call__(self, eval_dataset_fn: Callable) -> Dict[str, float]:
-        """`eval_dataset_fn(input_context)` yields (images, labels, weights[, index]); returns the metrics.
-
-        `self.rows` then holds `task.collect`'s rows and the optional `index`, padding removed.
-        """
-        if self.fold and self._net is None:
-            with self.strategy.scope():
-                self._net = fold_batch_norms(self.model)
-        elif self.fold:
-            refold(self.model, self._net)
-        dataset = self.strategy.distribute_datasets_from_function(eval_dataset_fn)
-        totals, rows = None, []
-        for batch in dataset:
-            sums, batch_rows = self._step(batch)
-            sums = {k: v.numpy().astype(np.float64) for k, v in sums.items()}
-            totals = sums if totals is None else {k: totals[k] + sums[k] for k in totals}
-            rows.append({k: v.numpy() for k, v in batch_rows.items()})
-        images = int(totals["count"])
-        result = _sums_to_metrics(dict(totals))
-        if rows[0]:
-            keep = np.concatenate([r["weight"] for r in rows]) > 0
-            self.rows = {k: np.concatenate([r[k] for r in rows])[keep] for k in rows[0] if k != "weight"}
-        result.update(self.task.summarize(self.rows))
-        result["images"] = images
-        return result
 
 
 class Trainer:
@@ -274,7 +185,7 @@ class Trainer:
             seconds = time.perf_counter() - began
             epoch_sums = {k: epoch_sums.get(k, 0.0) + v for k, v in sums.items()}
             images = sums["count"]
-            values = _sums_to_metrics(sums)
+            values = sums_to_metrics(sums)
             if not math.isfinite(values["loss"]):
                 kept = (f"the last good checkpoint {self.store.latest} is kept" if self.store.latest else
                         "no checkpoint was written yet, so a re-run starts from scratch")
@@ -315,7 +226,7 @@ class Trainer:
     def _end_epoch(self, epoch, step, sums, eval_metrics, progress):
         """Prints the epoch's mean training metrics and records them, with its eval, in history.jsonl."""
         images = int(round(sums["count"]))
-        train = _sums_to_metrics(dict(sums))
+        train = sums_to_metrics(dict(sums))
         progress.message(f"train epoch {epoch}: " + " ".join(f"{k} {v:.4g}" for k, v in train.items()))
         if self.chief:
             row = dict(epoch=epoch, step=step, train_images=images, train=train,

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kclass import experiment, optim, splits, tasks
+from kclass import experiment, optim, splits
 from kclass.data import pipeline
 from kclass.data.pipeline import DataConfig
-from kclass.engine.trainer import Evaluator, LoopConfig
+from kclass.engine.trainer import LoopConfig
 
 
 def small_cnn(num_classes=6, size=16, synchronized=True):
@@ -63,7 +63,7 @@ def test_two_replicas_match_one_device(demo_data, tmp_path):
 
 def _fit_small(exp, steps_per_loop):
     """Two epochs of `small_cnn` through Trainer.fit; returns the run's history rows."""
-    from kclass.engine.trainer import read_history
+    from kclass.engine.history import read_history
     samples = splits.read_split(exp, exp.train_data)
     spe = pipeline.steps_per_epoch(len(samples), exp.batch_size)
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
@@ -142,36 +142,6 @@ def test_the_compiled_loop_calls_the_step_from_one_site(demo_data, tmp_path):
         lambda ctx: pipeline.train_dataset(exp.train_data, samples, 16, 8, 6, exp.seed, 0, ctx)))
     graph = trainer.train_function().get_concrete_function(iterator, tf.constant(2, tf.int64)).graph
     assert len(_step_call_sites(graph.as_graph_def())) == 1
-
-
-def test_history_rewrites_an_epoch_that_a_resume_ran_again(tmp_path):
-    from kclass.engine.trainer import read_history, write_history
-    write_history(str(tmp_path), {"epoch": 1, "train": {"loss": 3.0}})
-    write_history(str(tmp_path), {"epoch": 2, "train": {"loss": 2.0}})
-    write_history(str(tmp_path), {"epoch": 2, "train": {"loss": 1.5}})
-    assert [(r["epoch"], r["train"]["loss"]) for r in read_history(str(tmp_path))] == [(1, 3.0), (2, 1.5)]
-
-
-def test_folded_evaluation_follows_the_model_between_calls(demo_data):
-    from kclass.data import lists
-    model = small_cnn(synchronized=False)
-    strategy = tf.distribute.get_strategy()
-    task = tasks.for_experiment(experiment.Experiment(num_classes=6))
-    samples = lists.read_list(f"{demo_data}/val_list.txt", None, num_classes=6)
-    data = lambda ctx: pipeline.eval_dataset(DataConfig(), samples, 16, 16, ctx)  # noqa: E731
-    plain, folded = Evaluator(model, task, strategy), Evaluator(model, task, strategy, fold=True)
-    results = []
-    for round_ in range(2):
-        if round_:  # what training does to the weights and the BN statistics between two evals
-            rng = np.random.default_rng(0)
-            model.set_weights([w + rng.normal(0, 0.3, w.shape).astype(np.float32) if w.ndim > 1
-                               else rng.uniform(0.5, 2.0, w.shape).astype(np.float32)  # BN: variance > 0
-                               for w in model.get_weights()])
-        a, b = plain(data), folded(data)
-        assert b["loss"] == pytest.approx(a["loss"], rel=1e-4) and b["top1"] == a["top1"]
-        results.append(a["loss"])
-    assert abs(results[1] - results[0]) > 1e-3  # the second eval saw the new weights
-    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in folded._net.layers)
 
 
 def test_summary_hooks_get_the_first_batch_of_a_fresh_run_only_and_every_evals_rows(demo_data, tmp_path):

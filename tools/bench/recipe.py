@@ -61,10 +61,10 @@ class Clock:
         self.best = []    # (start, end) of best_model writes
 
     def install(self):
-        from kclass.engine import checkpoints, progress, trainer
+        from kclass.engine import checkpoints, evaluator, progress
 
         clock = self
-        update, evaluate, save, save_best = (progress.Progress.update, trainer.Evaluator.__call__,
+        update, evaluate, save, save_best = (progress.Progress.update, evaluator.Evaluator.__call__,
                                              checkpoints.CheckpointStore.save, checkpoints.save_best)
 
         def timed_update(self, step, seconds, images, values):
@@ -89,7 +89,7 @@ class Clock:
             clock.best.append((began, time.perf_counter()))
 
         progress.Progress.update = timed_update
-        trainer.Evaluator.__call__ = timed_eval
+        evaluator.Evaluator.__call__ = timed_eval
         checkpoints.CheckpointStore.save = timed_save
         checkpoints.save_best = timed_best
 
