@@ -70,7 +70,6 @@ class Experiment:
     teacher_bn_frozen: bool = True  # False: PaddleClas's teacher BN in train mode (statistics drift)
 
 
-
 def make_trainer(exp: Experiment, strategy, steps_per_epoch: int, model=None,
                  class_weights: Optional[Sequence[float]] = None) -> Trainer:
     """Model, schedule and optimizer under `strategy.scope()`, in a Trainer for `exp.model_dir`.
