@@ -47,7 +47,7 @@ def resnet_vd(depth, num_classes=1000, input_shape=(224, 224, 3), sync_bn=False,
     dtype policy (None: Keras's global one); the classifier keeps the variables' dtype.
     """
     seeds = seeds_from(seed)
-    conv = functools.partial(conv_bn, sync_bn=sync_bn, dtype=dtype, seeds=seeds)
+    conv = functools.partial(conv_bn, sync_bn=sync_bn, dtype=dtype, seeds=seeds)  # every conv_bn of this build
     block = _bottleneck if depth >= 50 else _basic
     inputs = keras.Input(shape=input_shape, name="image")
     x = conv(inputs, 32, 3, strides=2, act="relu", name="conv1_1")
