@@ -63,8 +63,8 @@ def fold_batch_norms(model):
 
     def clone(layer):
         config = layer.get_config()
-        if layer.name in pairs:
-            return FoldedBatchNorm(name=layer.name)
+        if layer.name in pairs:  # the BN's policy: a float32 one would round a float64 model's activations
+            return FoldedBatchNorm(name=layer.name, dtype=layer.dtype_policy)
         if layer.name in convs:
             config["use_bias"] = True
         return layer.__class__.from_config(config)
@@ -96,4 +96,5 @@ def refold(model, folded):
         # Conv kernels end in C_out; depthwise kernels are [k, k, C, 1] with the channel third.
         kernel = kernel * (scale[:, None] if isinstance(layer, keras.layers.DepthwiseConv2D) else scale)
         bias = np.asarray(layer.bias, np.float64) if layer.use_bias else 0.0
-        target.set_weights([kernel.astype(np.float32), (bias * scale + beta - mean * scale).astype(np.float32)])
+        dtype = keras.backend.standardize_dtype(target.kernel.dtype)  # float64 models keep float64 folds
+        target.set_weights([kernel.astype(dtype), (bias * scale + beta - mean * scale).astype(dtype)])

@@ -15,8 +15,9 @@ import keras
 from keras import layers, ops
 
 from kclass.layers.conv import Conv2D
-from kclass.models.blocks import batch_norm, conv_bn, symmetric_conv
+from kclass.models.blocks import batch_norm, conv_bn, conv_init, symmetric_conv, variable_dtype
 from kclass.models.registry import register_model
+from kclass.models.seeds import seeds_from
 
 # k, expansion, out, SE, activation, stride
 _LARGE = [
@@ -83,64 +84,69 @@ class DownscaleInInferDropout(layers.Layer):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
-def _depthwise_init(kernel_size, channels):
+def _depthwise_init(kernel_size, channels, seed=None):
     # Paddle's default conv init is Normal(0, sqrt(2 / (k * k * in_channels))) whatever the groups, so
     # its depthwise kernels start sqrt(C) times smaller than a per-group He init would draw them;
     # PaddleClas's MobileNetV3 keeps that default, and training from scratch depends on it.
-    return keras.initializers.RandomNormal(0.0, math.sqrt(2.0 / (kernel_size * kernel_size * channels)))
+    stddev = math.sqrt(2.0 / (kernel_size * kernel_size * channels))
+    return keras.initializers.RandomNormal(0.0, stddev, seed=seed)
 
 
-def _se(x, name):
+def _se(x, name, dtype, seeds):
     channels = x.shape[-1]
-    s = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_pool")(x)
-    s = Conv2D(channels // 4, 1, activation="relu", name=f"{name}_conv1",
-                      kernel_initializer=keras.initializers.VarianceScaling(
-                          2.0, "fan_in", "untruncated_normal"))(s)
-    s = Conv2D(channels, 1, name=f"{name}_conv2", kernel_initializer=keras.initializers
-                      .VarianceScaling(2.0, "fan_in", "untruncated_normal"))(s)
-    s = layers.Activation(paddle_hard_sigmoid, name=f"{name}_hardsigmoid")(s)
-    return layers.Multiply(name=f"{name}_mul")([x, s])
+    s = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_pool", dtype=dtype)(x)
+    s = Conv2D(channels // 4, 1, activation="relu", name=f"{name}_conv1", kernel_initializer=conv_init(seeds()),
+               dtype=dtype)(s)
+    s = Conv2D(channels, 1, name=f"{name}_conv2", kernel_initializer=conv_init(seeds()), dtype=dtype)(s)
+    s = layers.Activation(paddle_hard_sigmoid, name=f"{name}_hardsigmoid", dtype=dtype)(s)
+    return layers.Multiply(name=f"{name}_mul", dtype=dtype)([x, s])
 
 
-def _residual_unit(x, mid, out, kernel, stride, use_se, act, name, sync_bn):
+def _residual_unit(x, mid, out, kernel, stride, use_se, act, name, sync_bn, dtype, seeds):
     shortcut = x
-    y = conv_bn(x, mid, 1, act=act, name=f"{name}_expand_conv", sync_bn=sync_bn)
-    y = symmetric_conv(y, mid, kernel, strides=stride, depthwise=True,
-                       name=f"{name}_bottleneck_conv_conv", kernel_initializer=_depthwise_init(kernel, mid))
-    y = batch_norm(y, name=f"{name}_bottleneck_conv_bn", sync=sync_bn)
-    y = layers.Activation(act, name=f"{name}_bottleneck_conv_{act}")(y)
+    y = conv_bn(x, mid, 1, act=act, name=f"{name}_expand_conv", sync_bn=sync_bn, dtype=dtype, seeds=seeds)
+    y = symmetric_conv(y, mid, kernel, strides=stride, depthwise=True, name=f"{name}_bottleneck_conv_conv",
+                       kernel_initializer=_depthwise_init(kernel, mid, seeds()), dtype=dtype)
+    y = batch_norm(y, name=f"{name}_bottleneck_conv_bn", sync=sync_bn, dtype=dtype)
+    y = layers.Activation(act, name=f"{name}_bottleneck_conv_{act}", dtype=dtype)(y)
     if use_se:
-        y = _se(y, f"{name}_mid_se")
-    y = conv_bn(y, out, 1, name=f"{name}_linear_conv", sync_bn=sync_bn)
+        y = _se(y, f"{name}_mid_se", dtype, seeds)
+    y = conv_bn(y, out, 1, name=f"{name}_linear_conv", sync_bn=sync_bn, dtype=dtype, seeds=seeds)
     if stride == 1 and x.shape[-1] == out:
-        y = layers.Add(name=f"{name}_add")([shortcut, y])
+        y = layers.Add(name=f"{name}_add", dtype=dtype)([shortcut, y])
     return y
 
 
 def mobilenet_v3(size, tag, num_classes=1000, input_shape=(224, 224, 3), sync_bn=False,
-                 dropout=0.2):
-    """Builds MobileNetV3_{size}_{tag}: logits [N, num_classes] from [N, H, W, 3]."""
+                 dropout=0.2, seed=None, dtype=None):
+    """Builds MobileNetV3_{size}_{tag}: logits [N, num_classes] from [N, H, W, 3].
+
+    `seed` (int or `Seeds`; None: Keras's global RNG) seeds every initializer and the dropout; `dtype` is
+    the layers' dtype policy (None: Keras's global one); the classifier keeps the variables' dtype.
+    """
     config, squeeze = _CONFIGS[size]
     scale = _SCALES[tag]
+    seeds = seeds_from(seed)
     inputs = keras.Input(shape=input_shape, name="image")
     x = conv_bn(inputs, make_divisible(_STEM * scale), 3, strides=2, act="hard_swish", name="conv",
-                sync_bn=sync_bn)
+                sync_bn=sync_bn, dtype=dtype, seeds=seeds)
     for i, (k, exp, c, se, act, s) in enumerate(config):
         x = _residual_unit(x, make_divisible(scale * exp), make_divisible(scale * c), k, s, se, act,
-                           name=f"blocks_{i}", sync_bn=sync_bn)
+                           name=f"blocks_{i}", sync_bn=sync_bn, dtype=dtype, seeds=seeds)
     x = conv_bn(x, make_divisible(scale * squeeze), 1, act="hard_swish", name="last_second_conv",
-                sync_bn=sync_bn)
-    x = layers.GlobalAveragePooling2D(keepdims=True, name="avg_pool")(x)
+                sync_bn=sync_bn, dtype=dtype, seeds=seeds)
+    x = layers.GlobalAveragePooling2D(keepdims=True, name="avg_pool", dtype=dtype)(x)
     # The 1280-d head is not scaled with the width multiplier, and has neither bias nor BN.
-    x = Conv2D(_LAST_CONV, 1, use_bias=False, name="last_conv", kernel_initializer=keras
-                      .initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal"))(x)
-    x = layers.Activation("hard_swish", name="last_conv_hard_swish")(x)
+    x = Conv2D(_LAST_CONV, 1, use_bias=False, name="last_conv", kernel_initializer=conv_init(seeds()),
+               dtype=dtype)(x)
+    x = layers.Activation("hard_swish", name="last_conv_hard_swish", dtype=dtype)(x)
     if dropout:
-        x = DownscaleInInferDropout(dropout, name="dropout")(x)
-    x = layers.Flatten(name="flatten")(x)
+        x = DownscaleInInferDropout(dropout, seed=seeds(), name="dropout", dtype=dtype)(x)
+    x = layers.Flatten(name="flatten", dtype=dtype)(x)
     # Paddle's Linear default init is Xavier uniform (PaddleClas sets no initializer here). Under
     # mixed precision the logits are computed in the variables' dtype (float32), as for ResNet_vd.
-    outputs = layers.Dense(num_classes, dtype=keras.config.dtype_policy().variable_dtype, name="fc")(x)
+    outputs = layers.Dense(num_classes, kernel_initializer=keras.initializers.GlorotUniform(seed=seeds()),
+                           dtype=variable_dtype(dtype), name="fc")(x)
     return keras.Model(inputs, outputs, name=f"MobileNetV3_{size}_{tag}")
 
 

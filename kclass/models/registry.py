@@ -20,7 +20,7 @@ NO_DECAY_RULES = (None, "batch_norm")
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
-    """One registered model: `factory(num_classes=..., input_shape=..., **kw)` -> keras.Model."""
+    """One registered model: `factory(num_classes=..., input_shape=..., seed=..., dtype=..., **kw)` -> keras.Model."""
     name: str
     factory: Callable[..., keras.Model]
     family: Optional[str] = None  # how its layers map to PaddleClas names (None: no Paddle weights)
@@ -63,9 +63,18 @@ def spec_of(model: keras.Model) -> Optional[ModelSpec]:
     return _SPECS.get(model.name)
 
 
-def build(name: str, num_classes: int = 1000, input_shape=(224, 224, 3), **kwargs) -> keras.Model:
-    """Builds the registered model `name` with a `num_classes`-way classifier."""
-    model = spec(name).factory(num_classes=num_classes, input_shape=tuple(input_shape), **kwargs)
+def build(name: str, num_classes: int = 1000, input_shape=(224, 224, 3), seed=None, dtype=None,
+          **kwargs) -> keras.Model:
+    """Builds the registered model `name` with a `num_classes`-way classifier.
+
+    `seed` (int, or a `kclass.models.seeds.Seeds` to continue) seeds every random initializer and layer:
+    the weights are those `keras.utils.set_random_seed(seed)` + a build without one gives, and Python's,
+    NumPy's and TF's global RNGs are left alone. None draws from Python's global `random` (Keras's
+    default). `dtype`: the layers' Keras dtype policy ("float32", "float64", "mixed_bfloat16",
+    "mixed_float16"); None takes the global one.
+    """
+    model = spec(name).factory(num_classes=num_classes, input_shape=tuple(input_shape), seed=seed, dtype=dtype,
+                               **kwargs)
     if model.name != name:
         raise ValueError(f"factory {name!r} built a model named {model.name!r}")
     return model

@@ -4,7 +4,7 @@ from typing import Optional
 
 import tensorflow as tf
 
-from kclass import losses, model_builder
+from kclass import losses, model_builder, models
 from kclass.errors import ConfigError, WeightsError
 from kclass.tasks.classification import ClassificationTask
 
@@ -37,7 +37,7 @@ class DistillationTask(ClassificationTask):
     def build_training_model(self, load_pretrained: bool = True):
         """The student (the recipe's network, built first so its init is the same as without a teacher)
         paired with the frozen `exp.teacher` holding `exp.teacher_weights`, as a Distiller (call inside
-        strategy.scope())."""
+        strategy.scope()). The teacher's seeds continue the student's (its dropout's, in train mode)."""
         from kclass import weights  # imported late, as in model_builder.load_weights
         from kclass.models.distiller import Distiller
 
@@ -45,9 +45,10 @@ class DistillationTask(ClassificationTask):
         if not exp.teacher_weights:
             raise ConfigError(f"teacher {exp.teacher!r} has no weights: set Experiment.teacher_weights "
                               "(TEACHER_WEIGHTS), e.g. the best_model/ of the teacher's run")
-        student = super().build_training_model(load_pretrained)
+        seeds = models.Seeds(exp.seed)
+        student = model_builder.build_model(exp, load_pretrained, seed=seeds)
         # Frozen, so synchronised BN would only add collectives.
-        teacher = model_builder.build_network(exp, exp.teacher, False, exp.teacher_kwargs)
+        teacher = model_builder.build_network(exp, exp.teacher, False, exp.teacher_kwargs, seed=seeds)
         try:  # never fine-tuning: a teacher with a fresh classifier would teach noise
             weights.load_weights(teacher, exp.teacher_weights)
         except WeightsError as e:

@@ -52,3 +52,13 @@ def test_bn_after_an_activated_or_shared_conv_stays():
     folded = fold_batch_norms(model)
     assert _count_bn(folded) == 2
     np.testing.assert_allclose(folded(x, training=False), model(x, training=False), rtol=1e-4, atol=1e-4)
+
+
+def test_a_float64_model_folds_in_float64():
+    model = registry.build("ResNet18_vd", 7, (16, 16, 3), dtype="float64")
+    _trained_statistics(model)
+    x = tf.random.stateless_normal([2, 16, 16, 3], seed=(5, 6))
+    folded = fold_batch_norms(model)
+    assert {layer.compute_dtype for layer in folded.layers[1:]} == {"float64"}
+    want = model(x, training=False).numpy()
+    np.testing.assert_allclose(folded(x, training=False).numpy(), want, rtol=1e-10, atol=1e-10 * np.abs(want).max())

@@ -43,12 +43,8 @@ def _layer_errors(name, weights, images, keras_layers):
     within rounding of a ReLU kink or a max-pool tie sends the gradient elsewhere, and on oneDNN machines
     Keras's own layers measured from 3.6e-6 to 1e-2 (median error) over five real batches."""
     def model(dtype):
-        keras.config.set_dtype_policy(dtype)
-        try:
-            built = build(name, num_classes=10, input_shape=(32, 32, 3),
-                          **({"dropout": 0.0} if name.startswith("MobileNetV3") else {}))
-        finally:
-            keras.config.set_dtype_policy("float32")
+        built = build(name, num_classes=10, input_shape=(32, 32, 3), dtype=dtype,
+                      **({"dropout": 0.0} if name.startswith("MobileNetV3") else {}))
         built.set_weights([w.astype(dtype) for w in weights])
         return built
 

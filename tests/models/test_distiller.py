@@ -18,6 +18,7 @@ from kclass.data.pipeline import DataConfig
 from kclass.errors import DataError
 from kclass.models.distiller import Distiller
 from kclass.models.blocks import classifier, conv_bn
+from kclass.models.seeds import seeds_from
 from tests.engine.test_trainer import small_cnn, train_steps
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -37,13 +38,16 @@ def _tiny_cnn(width):
     """Registers (once) and names a 4-conv CNN: the registry's ResNet18_vd / MobileNetV3_small are slow
     to build and checkpoint, and learn too slowly from scratch on 2 CPU cores for the end-to-end test
     (ResNet18_vd: top-1 0.65 after 100 s; MobileNetV3_small_x0_35: chance after 150 steps)."""
-    def factory(num_classes=1000, input_shape=(16, 16, 3), sync_bn=False):
+    def factory(num_classes=1000, input_shape=(16, 16, 3), sync_bn=False, seed=None, dtype=None):
+        seeds = seeds_from(seed)
         inputs = keras.Input(input_shape)
         x = inputs
         for i, (mult, stride) in enumerate(((1, 1), (2, 2), (4, 2), (4, 1))):
-            x = conv_bn(x, width * mult, 3, strides=stride, act="relu", name=f"c{i}", sync_bn=sync_bn)
-        x = keras.layers.GlobalAveragePooling2D()(x)
-        return keras.Model(inputs, classifier(x, num_classes), name=f"TestTinyCNN_w{width}")
+            x = conv_bn(x, width * mult, 3, strides=stride, act="relu", name=f"c{i}", sync_bn=sync_bn,
+                        dtype=dtype, seeds=seeds)
+        x = keras.layers.GlobalAveragePooling2D(dtype=dtype)(x)
+        outputs = classifier(x, num_classes, dtype=dtype, seeds=seeds)
+        return keras.Model(inputs, outputs, name=f"TestTinyCNN_w{width}")
     factory.__name__ = f"TestTinyCNN_w{width}"
     if factory.__name__ not in models.list_models():
         models.register_model(factory)

@@ -1,5 +1,9 @@
-"""Every registered model builds at 32x32, runs, and has PaddleClas's exact parameter counts."""
+"""Every registered model builds at 32x32, runs, has PaddleClas's exact parameter counts, and builds
+from an explicit seed and dtype policy without touching Keras's, Python's or NumPy's global state."""
 
+import random
+
+import keras
 import numpy as np
 import pytest
 
@@ -67,3 +71,36 @@ def test_thousand_class_build(name):
 def test_default_input_is_224():
     model = km.build("MobileNetV3_small_x0_35", num_classes=5)
     assert model.input_shape == (None, 224, 224, 3) and model.output_shape == (None, 5)
+
+
+POLICIES = ("float32", "float64", "mixed_bfloat16", "mixed_float16")
+
+
+# Each model with one policy in turn, so both families meet all four without four builds per model.
+@pytest.mark.parametrize("name, policy", [(name, POLICIES[i % len(POLICIES)])
+                                          for i, name in enumerate(sorted(PADDLECLAS_PARAMS))])
+def test_seed_and_dtype_build_what_global_seeding_and_policy_built(name, policy):
+    # The reference is how kclass built before: reseed everything, swap the global policy, build unseeded.
+    keras.utils.set_random_seed(3)
+    keras.config.set_dtype_policy(policy)
+    try:
+        reference = km.build(name, num_classes=10, input_shape=(32, 32, 3))
+    finally:
+        keras.config.set_dtype_policy("float32")
+    random.seed(99)
+    np.random.seed(99)
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    model = km.build(name, num_classes=10, input_shape=(32, 32, 3), seed=3, dtype=policy)
+    assert random.getstate() == python_state
+    assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state(), numpy_state))
+    assert keras.config.dtype_policy().name == "float32"
+    # Bit for bit, the dropout's seed state included (`variables`, not just `weights`; a seed generator's
+    # path is numbered per process, so the weights' paths are compared).
+    assert [v.path for v in model.weights] == [v.path for v in reference.weights]
+    assert len(model.variables) == len(reference.variables)
+    for ours, theirs in zip(model.variables, reference.variables):
+        ours, theirs = keras.ops.convert_to_numpy(ours), keras.ops.convert_to_numpy(theirs)
+        assert ours.dtype == theirs.dtype and ours.tobytes() == theirs.tobytes()
+    assert ([(layer.name, layer.dtype_policy.name) for layer in model.layers[1:]]
+            == [(layer.name, layer.dtype_policy.name) for layer in reference.layers[1:]])
+    assert model.get_layer("fc").compute_dtype == ("float64" if policy == "float64" else "float32")

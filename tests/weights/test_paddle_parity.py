@@ -5,14 +5,12 @@ The reference comes from tools/paddle_parity/make_reference.py running in the pa
 KCLASS_CI=1).
 """
 
-import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 
@@ -48,21 +46,9 @@ def reference(tmp_path_factory):
     shutil.rmtree(out, ignore_errors=True)  # ~1 GB of weights; pytest would keep three runs' worth
 
 
-@contextlib.contextmanager
-def _dtype_policy(dtype):
-    # set_floatx alone does not reach layers once Keras has cached its global dtype policy.
-    old = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(dtype)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(old)
-
-
 def _logits(reference, model_name, classes, size, style, dtype="float32"):
     out, _ = reference
-    with _dtype_policy(dtype):
-        model = km.build(model_name, num_classes=classes, input_shape=(size, size, 3))
+    model = km.build(model_name, num_classes=classes, input_shape=(size, size, 3), dtype=dtype)
     assert model.get_layer("last_conv" if "MobileNet" in model_name else "conv1_1_conv").kernel.dtype == dtype
     result = load_weights(model, out / f"{model_name}_{classes}_{size}.{style}.pdparams")
     assert result.style == style and result.skipped == []

@@ -43,7 +43,6 @@ def dump_batches(args, seed, path):
 
 def train_kclass(args, batches, init, seed):
     """Per-step losses of kclass's step on `batches` from the `init` .pdparams."""
-    import keras
     import tensorflow as tf
     from kclass import optim
     from kclass.layers import batch_norm
@@ -51,15 +50,14 @@ def train_kclass(args, batches, init, seed):
     from kclass.weights import load_weights
     if args.kclass_bn == "keras":
         batch_norm.BatchNormalization._can_fuse = lambda self, inputs, mask: False
-    keras.config.set_dtype_policy(args.dtype)
     data = np.load(batches)
     x, y, sizes = data["x"].astype(args.dtype), data["y"], [int(n) for n in data["sizes"]]
-    model = build(args.model, num_classes=args.num_classes, input_shape=(args.image_size, args.image_size, 3))
+    model = build(args.model, num_classes=args.num_classes, input_shape=(args.image_size, args.image_size, 3),
+                  dtype=args.dtype)
     load_weights(model, init)
     cfg = optim.OptimizerConfig(lr=args.lr, momentum=0.9, l2=1e-4, schedule="cosine", warmup_epochs=0)
     schedule = optim.build_schedule(cfg, args.batch, len(sizes) // args.train_epochs, args.epochs)
     opt = optim.build_optimizer(cfg, schedule, l2_exclude=l2_exclude_fn(model))
-    keras.config.set_dtype_policy("float32")
 
     @tf.function(reduce_retracing=True)
     def step(images, labels):

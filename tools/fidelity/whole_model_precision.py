@@ -55,11 +55,7 @@ def main():
     weights = [w.numpy() for w in model.weights]
 
     def gradients(dtype, images, labels):
-        keras.config.set_dtype_policy(dtype)
-        try:
-            net = build(args.model, num_classes=10, input_shape=(32, 32, 3), **extra)
-        finally:
-            keras.config.set_dtype_policy("float32")
+        net = build(args.model, num_classes=10, input_shape=(32, 32, 3), dtype=dtype, **extra)
         net.set_weights([w.astype(dtype) for w in weights])
         with tf.GradientTape() as tape:
             logits = tf.cast(net(tf.cast(images, dtype), training=True), tf.float64)
