@@ -55,6 +55,7 @@ class Experiment:
     prepare: Optional[Callable[[], Any]] = None  # run once before reading data (e.g. make the demo set)
     steps_per_loop: int = 10
     eval_folded: bool = False  # evaluate during training on the BN-folded copy serving uses (see Evaluator)
+    low_priority_input: bool = True  # the train pipeline at nice 19: the step first on a few cores
     checkpoint_every_steps: Optional[int] = None
     keep_checkpoints: int = 3
     on_bad_image: str = "error"  # error | skip (undecodable files dropped and listed in MODEL_DIR)
@@ -88,7 +89,7 @@ def make_trainer(exp: Experiment, strategy, steps_per_epoch: int, model=None,
     loop = LoopConfig(epochs=exp.epochs, steps_per_epoch=steps_per_epoch, global_batch=exp.batch_size,
                       steps_per_loop=exp.steps_per_loop, checkpoint_every_steps=exp.checkpoint_every_steps,
                       keep_checkpoints=exp.keep_checkpoints, best_metric=exp.best_metric, verbose=exp.verbose,
-                      eval_folded=exp.eval_folded)
+                      eval_folded=exp.eval_folded, low_priority_input=exp.low_priority_input)
     return Trainer(model, optimizer, task, strategy, exp.model_dir, loop,
                    saved_model=task.saved_part(model), summaries=task.summary_hooks())
 

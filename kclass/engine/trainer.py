@@ -14,7 +14,7 @@ from typing import Callable, Dict, Optional
 import numpy as np
 import tensorflow as tf
 
-from kclass.engine import checkpoints
+from kclass.engine import checkpoints, input_priority
 from kclass.engine.evaluator import SUM, Evaluator, sums_to_metrics
 from kclass.engine.history import write_history
 from kclass.engine.progress import Progress
@@ -40,6 +40,7 @@ class LoopConfig:
     best_metric: str = "top1"
     eval_every_epochs: int = 1
     eval_folded: bool = False  # evaluate a copy with BNs folded into the convs (what serving runs)
+    low_priority_input: bool = True  # the train pipeline on private threads at nice 19 (`input_priority`)
     verbose: bool = True
 
     @property
@@ -168,11 +169,16 @@ class Trainer:
         if start >= loop.total_steps:
             self._log(f"nothing to do: run already at step {start} of {loop.total_steps}")
             return {}
-        dataset = self.strategy.distribute_datasets_from_function(
-            lambda ctx: train_dataset_fn(start, ctx))
+        low = loop.low_priority_input
+
+        def train_input(input_context):
+            stream = train_dataset_fn(start, input_context)
+            return input_priority.with_private_threads(stream) if low else stream
+
+        dataset = self.strategy.distribute_datasets_from_function(train_input)
         if start == 0 and self.summaries.first_batch is not None:
             self._first_batch_summary(dataset, writers)
-        iterator = iter(dataset)
+        iterator = input_priority.low_priority_iter(dataset) if low else iter(dataset)
         step, last_eval = start, {}
         epoch_sums = {}  # this epoch's raw training sums (from the resume point when resumed mid-epoch)
         while step < loop.total_steps:
