@@ -12,8 +12,9 @@ px a COCO photo set that `photo_set.py` writes into a temp folder (photos resize
 side). Then, in the same process, it times the engine's step on the same model and batch held in
 memory (`train_step.py`, as `train.py` does) for the ratio.
 
-Reports, per epoch, the wall time including eval and checkpoints; training images/s after warm-up
-(epochs 2.., loop calls and everything between them, eval and saving excluded), the same over the loop
+Reports, per epoch, the wall time including eval and checkpoints, split into its parts (the eval's
+TensorBoard figures, such as the confusion matrix, apart from the eval); training images/s after warm-up
+(epochs 2.., loop calls and everything between them; eval, its figures and saving excluded), the same over the loop
 calls alone, eval images/s (the last eval), the whole run's wall time, process CPU user and system
 seconds, the start-up cost of the first loop call and of the first eval (tracing and graph optimisation:
 their time beyond a later call of the same size), and `cli_over_in_memory`. One JSON line last.
@@ -59,11 +60,14 @@ class Clock:
         self.evals = []   # (start, end, images)
         self.saves = []   # (start, end, step) of checkpoints; an epoch ends with one
         self.best = []    # (start, end) of best_model writes
+        self.eval_summaries = []  # (start, end) of the eval's TensorBoard figures (the confusion matrix)
 
     def install(self):
         from kclass.engine import checkpoints, evaluator, progress
+        from kclass.tasks import base
 
         clock = self
+        eval_rows = base.RecipeTask._eval_rows
         update, evaluate, save, save_best = (progress.Progress.update, evaluator.Evaluator.__call__,
                                              checkpoints.CheckpointStore.save, checkpoints.save_best)
 
@@ -88,7 +92,13 @@ class Clock:
             save_best(*args, **kwargs)
             clock.best.append((began, time.perf_counter()))
 
+        def timed_eval_rows(self, rows, step):
+            began = time.perf_counter()
+            eval_rows(self, rows, step)
+            clock.eval_summaries.append((began, time.perf_counter()))
+
         progress.Progress.update = timed_update
+        base.RecipeTask._eval_rows = timed_eval_rows
         evaluator.Evaluator.__call__ = timed_eval
         checkpoints.CheckpointStore.save = timed_save
         checkpoints.save_best = timed_best
@@ -99,11 +109,13 @@ class Clock:
         for i, (_, end, step) in enumerate(self.saves):
             inside = lambda a, b: start <= a and b <= end  # noqa: E731
             evals = sum(b - a for a, b, _ in self.evals if inside(a, b))
+            figures = sum(b - a for a, b in self.eval_summaries if inside(a, b))
             saving = sum(b - a for a, b, _ in self.saves if inside(a, b)) + sum(
                 b - a for a, b in self.best if inside(a, b))
             loops = [(t, s, n) for t, s, n, _ in self.loops if start <= t <= end]
             rows.append({"epoch": i + 1, "wall_s": round(end - start, 2), "eval_s": round(evals, 2),
-                         "save_s": round(saving, 2), "train_s": round(end - start - evals - saving, 2),
+                         "eval_summary_s": round(figures, 2), "save_s": round(saving, 2),
+                         "train_s": round(end - start - evals - figures - saving, 2),
                          "loop_calls_s": round(sum(s for _, s, _ in loops), 2),
                          "images": sum(n for _, _, n in loops)})
             start = end
