@@ -129,7 +129,11 @@ def train_dataset(cfg: DataConfig, samples: Samples, image_size: int, global_bat
         in_epoch = tf.ragged.range(starts[first:], starts[first:] + sizes[first:])
         keys = epoch * spe * local + first + in_epoch.value_rowids()
         within = in_epoch.flat_values
-        return tf.data.Dataset.from_tensor_slices((keys, epoch * n + within, tf.gather(order, within)))
+        positions = epoch * n + within
+        # Each image's crop and flip draws, from its seed (seed, stream position), for the whole epoch at once.
+        bits = transforms.train_crop_bits(tf.stack([tf.fill(tf.shape(positions), tf.constant(seed, tf.int64)),
+                                                    positions], axis=1))
+        return tf.data.Dataset.from_tensor_slices((keys, positions, tf.gather(order, within), bits))
 
     ds = tf.data.Dataset.range(start_epoch, np.iinfo(np.int64).max).flat_map(epoch_elements)
 
@@ -138,13 +142,9 @@ def train_dataset(cfg: DataConfig, samples: Samples, image_size: int, global_bat
         logging.warning("%s: decoded images exceed DataConfig.cache_mb=%s; decoding every epoch",
                         samples.source, cfg.cache_mb)
 
-    def load(key, position, index):
-        image_seed = tf.stack([tf.constant(seed, tf.int64), position])
-        if cache is None:
-            image = transforms.train_image(tf.io.read_file(paths[index]), image_size, image_seed,
-                                           cfg.scale, cfg.ratio, cfg.flip)
-        else:
-            image = transforms.train_crop(cache.image(index), image_size, image_seed, cfg.scale, cfg.ratio, cfg.flip)
+    def load(key, position, index, bits):
+        image = transforms.decode(tf.io.read_file(paths[index])) if cache is None else cache.image(index)
+        image = transforms.train_crop_from_bits(image, image_size, bits, cfg.scale, cfg.ratio, cfg.flip)
         return key, position, image, labels[index]
 
     ds = ds.map(load, num_parallel_calls=AUTOTUNE)

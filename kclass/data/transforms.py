@@ -8,6 +8,8 @@ import math
 
 import tensorflow as tf
 
+from kclass.data import philox
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -39,31 +41,53 @@ def crop_box(height, width, seed, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0
     is clipped by `bound` so the box always fits, as PaddleClas does (no retries). `seed` int [2].
     """
     s = tf.random.experimental.stateless_split(seed, 4)
+    bits = tf.stack([_uint32_draw(s[i]) for i in range(4)])
+    return box_from_bits(height, width, bits, scale, ratio)
+
+
+def _uint32_draw(seed):
+    return tf.cast(tf.random.stateless_uniform([], seed, minval=None, maxval=None, dtype=tf.uint32), tf.int64)
+
+
+def box_from_bits(height, width, bits, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0)):
+    """`crop_box` from its four uint32 draws, int64 [4]: aspect, area, x, y."""
+    unit = philox.unit_float(bits[:2])
+    # As tf.random.stateless_uniform scales a draw: float32 u * (max - min) + min.
+    low, high = tf.constant(ratio[0], tf.float32), tf.constant(ratio[1], tf.float32)
+    aspect = tf.sqrt(unit[0] * (high - low) + low)
     img_h, img_w = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
-    aspect = tf.sqrt(tf.random.stateless_uniform([], s[0], ratio[0], ratio[1]))
     w_ratio, h_ratio = aspect, 1.0 / aspect
     bound = tf.minimum((img_w / img_h) / (w_ratio ** 2), (img_h / img_w) / (h_ratio ** 2))
     scale_max = tf.minimum(float(scale[1]), bound)
     scale_min = tf.minimum(float(scale[0]), bound)
-    area = img_w * img_h * (scale_min + tf.random.stateless_uniform([], s[1]) * (scale_max - scale_min))
+    area = img_w * img_h * (scale_min + unit[1] * (scale_max - scale_min))
     side = tf.sqrt(area)
     w = tf.clip_by_value(tf.cast(side * w_ratio, tf.int32), 1, width)
     h = tf.clip_by_value(tf.cast(side * h_ratio, tf.int32), 1, height)
-    x = tf.random.stateless_uniform([], s[2], 0, width - w + 1, dtype=tf.int32)
-    y = tf.random.stateless_uniform([], s[3], 0, height - h + 1, dtype=tf.int32)
+    # An integer draw in [0, n) is the uint32 modulo n.
+    x = tf.cast(bits[2] % tf.cast(width - w + 1, tf.int64), tf.int32)
+    y = tf.cast(bits[3] % tf.cast(height - h + 1, tf.int64), tf.int32)
     return y, x, h, w
 
 
 def rand_crop(image, size, seed, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0)):
     """PaddleClas RandCropImage: uint8 [H, W, 3] -> uint8 [size, size, 3], bilinear resize."""
     shape = tf.shape(image)
-    y, x, h, w = crop_box(shape[0], shape[1], seed, scale, ratio)
+    return _crop_resize(image, size, crop_box(shape[0], shape[1], seed, scale, ratio))
+
+
+def _crop_resize(image, size, box):
+    y, x, h, w = box
     return _resize_uint8(image[y:y + h, x:x + w], size, size)
 
 
 def rand_flip(image, seed):
     """PaddleClas RandFlipImage(flip_code=1): horizontal flip with probability 0.5."""
-    flip = tf.random.stateless_uniform([], seed) < 0.5
+    return _flip_from_bits(image, _uint32_draw(seed))
+
+
+def _flip_from_bits(image, bits):
+    flip = philox.unit_float(bits) < 0.5
     return tf.cond(flip, lambda: tf.image.flip_left_right(image), lambda: image)
 
 
@@ -109,3 +133,21 @@ def train_crop(image, image_size, seed, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0
     s = tf.random.experimental.stateless_split(seed, 2)
     image = rand_crop(image, image_size, s[0], scale, ratio)
     return rand_flip(image, s[1]) if flip else image
+
+
+def train_crop_bits(seeds):
+    """The uint32 draws `train_crop` makes from each seed, for many seeds at once: int64 [N, 2] -> [N, 5].
+
+    Columns: the crop box's four (`box_from_bits`) and the flip's. The pipeline draws a whole epoch's
+    in one go; per image they are a dozen scalar ops, as costly as reading and decoding a CIFAR JPEG.
+    """
+    halves = philox.split(seeds, 2)
+    box = philox.uint32_draw(tf.reshape(philox.split(halves[:, 0], 4), [-1, 2]))
+    return tf.concat([tf.reshape(box, [-1, 4]), philox.uint32_draw(halves[:, 1])[:, None]], axis=1)
+
+
+def train_crop_from_bits(image, image_size, bits, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0), flip=True):
+    """`train_crop` given its draws, int64 [5] (a row of `train_crop_bits`)."""
+    shape = tf.shape(image)
+    image = _crop_resize(image, image_size, box_from_bits(shape[0], shape[1], bits[:4], scale, ratio))
+    return _flip_from_bits(image, bits[4]) if flip else image

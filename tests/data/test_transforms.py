@@ -38,6 +38,26 @@ def test_rand_crop_is_seeded():
     assert np.any(a.numpy() != c.numpy())
 
 
+@pytest.mark.parametrize("shape", [(32, 32), (480, 640), (640, 427), (7, 300)])
+def test_train_crop_from_batched_draws_equals_the_per_seed_crop(shape):
+    image = tf.constant(np.random.default_rng(1).integers(0, 256, shape + (3,)).astype(np.uint8))
+    seeds = tf.stack([tf.fill([200], tf.constant(42, tf.int64)), tf.range(200, dtype=tf.int64) - 7], axis=1)
+    bits = transforms.train_crop_bits(seeds)
+
+    @tf.function
+    def both(scale, ratio, flip):
+        per_seed = tf.map_fn(lambda s: transforms.train_crop(image, 24, s, scale, ratio, flip), seeds,
+                             fn_output_signature=tf.uint8)
+        batched = tf.map_fn(lambda b: transforms.train_crop_from_bits(image, 24, b, scale, ratio, flip), bits,
+                            fn_output_signature=tf.uint8)
+        return per_seed, batched
+
+    for scale, ratio, flip in [((0.08, 1.0), (3 / 4, 4 / 3), True), ((0.5, 0.9), (0.2, 5.0), False)]:
+        per_seed, batched = both(scale, ratio, flip)
+        np.testing.assert_array_equal(batched.numpy(), per_seed.numpy())
+        assert len({crop.tobytes() for crop in per_seed.numpy()}) > 150  # the draws differ from seed to seed
+
+
 def test_resize_short_and_center_crop():
     image = tf.zeros([40, 60, 3], tf.uint8)
     assert transforms.resize_short(image, 36).shape == (36, 54, 3)
