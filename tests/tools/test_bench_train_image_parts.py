@@ -14,3 +14,5 @@ def test_train_image_parts_reports_each_stage_and_the_whole_costs_most(demo_data
     assert result["images"] == 120
     read, whole = result["read_file"], result["train_image (read, decode, crop, resize, flip)"]
     assert 0 < read < whole  # the whole transform reads the file and does more
+    cached, cropped = result["decoded image from the cache"], result["cache + train_crop_from_bits (crop, resize, flip)"]
+    assert 0 < cached < cropped

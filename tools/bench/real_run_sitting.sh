@@ -7,8 +7,9 @@
 # kclass and timm end to end and in memory. A peer whose python is missing is skipped. SKIP_REFERENCE=1
 # leaves out PaddleClas's reference trainer (~16-20 min for ResNet50_vd on 2 cores; REFERENCE_EPOCHS=1
 # runs one epoch of it, whose rate is the rate: it has no tracing to warm up); SKIP_224=1 the
-# 224-px rows. The recipe decodes its train images once (DataConfig.cache_mb); kclass's MobileNetV3 at
-# 32 px and both models at 224 px run a second time without that cache, decoding every epoch. Run on an idle machine; nothing else in parallel.
+# 224-px rows, SKIP_32=1 the 32-px ones. The recipe decodes its train images once (DataConfig.cache_mb);
+# kclass's MobileNetV3 at 32 px and both models at 224 px run a second time without that cache, decoding
+# every epoch. Run on an idle machine; nothing else in parallel.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 DATA="${1:-../shared/data/cifar10-mini}"
@@ -19,23 +20,25 @@ CLASSES=$(wc -l < "$DATA/label_list.txt")
 last() { tail -n 1; }
 echo "# $(date -u +%FT%TZ) $(uptime)"
 NO_CACHE="train/DataConfig.cache_mb = 0"  # decoding every epoch: a row of its own where decoding costs most
-for model in ResNet50_vd MobileNetV3_large_x1_0; do
-  "$KCLASS_PYTHON" tools/bench/recipe.py --model "$model" --data "$DATA" --epochs 3 --json 2>/dev/null | last
-done
-"$KCLASS_PYTHON" tools/bench/recipe.py --model MobileNetV3_large_x1_0 --data "$DATA" --epochs 3 --bench_steps 0 \
-  --gin_param "$NO_CACHE" --json 2>/dev/null | last
-if [ -x "$TIMM_PYTHON" ]; then
-  for model in resnet50d "mobilenetv3_large_100 --channels_last"; do
-    # shellcheck disable=SC2086  # the model carries its own flag
-    "$TIMM_PYTHON" tools/bench/peers/timm_e2e.py --model $model --train_list "$DATA/train_list.txt" \
-      --val_list "$DATA/test_list.txt" --data_root "$DATA" --num_classes "$CLASSES" --epochs 3 2>/dev/null | last
-    # shellcheck disable=SC2086
-    "$TIMM_PYTHON" tools/bench/peers/timm_bench.py --model $model --num_classes "$CLASSES" 2>/dev/null | last
+if [ -z "${SKIP_32:-}" ]; then
+  for model in ResNet50_vd MobileNetV3_large_x1_0; do
+    "$KCLASS_PYTHON" tools/bench/recipe.py --model "$model" --data "$DATA" --epochs 3 --json 2>/dev/null | last
   done
+  "$KCLASS_PYTHON" tools/bench/recipe.py --model MobileNetV3_large_x1_0 --data "$DATA" --epochs 3 --bench_steps 0 \
+    --gin_param "$NO_CACHE" --json 2>/dev/null | last
+  if [ -x "$TIMM_PYTHON" ]; then
+    for model in resnet50d "mobilenetv3_large_100 --channels_last"; do
+      # shellcheck disable=SC2086  # the model carries its own flag
+      "$TIMM_PYTHON" tools/bench/peers/timm_e2e.py --model $model --train_list "$DATA/train_list.txt" \
+        --val_list "$DATA/test_list.txt" --data_root "$DATA" --num_classes "$CLASSES" --epochs 3 2>/dev/null | last
+      # shellcheck disable=SC2086
+      "$TIMM_PYTHON" tools/bench/peers/timm_bench.py --model $model --num_classes "$CLASSES" 2>/dev/null | last
+    done
+  fi
 fi
 if [ -z "${SKIP_224:-}" ]; then
   photos=$(mktemp -d)
-  "$KCLASS_PYTHON" tools/bench/photo_set.py "$photos" >/dev/null
+  "$KCLASS_PYTHON" tools/bench/photo_set.py "$photos" >/dev/null || { echo "photo_set.py failed" >&2; exit 1; }
   for model in ResNet50_vd MobileNetV3_large_x1_0; do
     "$KCLASS_PYTHON" tools/bench/recipe.py --model "$model" --data "$photos" --num_classes 80 --image_size 224 \
       --epochs 2 --bench_steps 2 --bench_repeats 2 --json 2>/dev/null | last

@@ -5,7 +5,9 @@
 Maps each stage over the list's first `--images` images with one thread (tf.data, batches of 64) and
 prints the process CPU microseconds per image, cumulative: reading the file, decoding it
 (`transforms.decode`), the crop box alone (`transforms.crop_box`: scalar ops), and the whole
-`transforms.train_image` (decode, crop, resize, flip). The last line is JSON.
+`transforms.train_image` (decode, crop, resize, flip). Then the path the pipeline takes with the
+decoded-image cache: an image from the cache alone (tf.data's per-element cost), and with the crop
+from its epoch's batched draws (`transforms.train_crop_from_bits`). The last line is JSON.
 """
 
 import json
@@ -35,7 +37,7 @@ def main(argv):
     del argv
     import tensorflow as tf
 
-    from kclass.data import lists, transforms
+    from kclass.data import decoded_cache, lists, transforms
 
     folder = os.path.abspath(FLAGS.data)
     with open(os.path.join(folder, "label_list.txt")) as f:
@@ -47,12 +49,20 @@ def main(argv):
     def seed(i):
         return tf.stack([tf.constant(42, tf.int64), i])
 
+    # The pipeline's own path: pixels decoded once (DataConfig.cache_mb), draws of a whole epoch at once.
+    cache = decoded_cache.decode_all(samples.paths[:n], budget_mb=4096)
+    bits = transforms.train_crop_bits(tf.stack([tf.fill([n], tf.constant(42, tf.int64)),
+                                                tf.range(n, dtype=tf.int64)], axis=1))
+
     stages = {
         "read_file": lambda i: tf.io.read_file(paths[i]),
         "read_file + decode": lambda i: transforms.decode(tf.io.read_file(paths[i])),
         "crop_box alone": lambda i: transforms.crop_box(FLAGS.size, FLAGS.size, seed(i)),
         "train_image (read, decode, crop, resize, flip)": lambda i: transforms.train_image(
             tf.io.read_file(paths[i]), FLAGS.size, seed(i)),
+        "decoded image from the cache": lambda i: cache.image(i),
+        "cache + train_crop_from_bits (crop, resize, flip)": lambda i: transforms.train_crop_from_bits(
+            cache.image(i), FLAGS.size, bits[i]),
     }
     result = {"images": n, "size": FLAGS.size}
     for name, fn in stages.items():
