@@ -139,7 +139,7 @@ def train_crop_bits(seeds):
     """The uint32 draws `train_crop` makes from each seed, for many seeds at once: int64 [N, 2] -> [N, 5].
 
     Columns: the crop box's four (`box_from_bits`) and the flip's. The pipeline draws a whole epoch's
-    in one go; per image they are a dozen scalar ops, as costly as reading and decoding a CIFAR JPEG.
+    in one go: per image they were a dozen scalar ops, ~14 us of CPU at 32 px (tools/bench/RESULTS.md).
     """
     halves = philox.split(seeds, 2)
     box = philox.uint32_draw(tf.reshape(philox.split(halves[:, 0], 4), [-1, 2]))

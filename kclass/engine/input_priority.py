@@ -23,7 +23,8 @@ LOWEST_PRIORITY = 19  # nice value; the kernel's weight for it is ~1.5 % of a de
 def with_private_threads(dataset: tf.data.Dataset, threads: int = 0) -> tf.data.Dataset:
     """`dataset` running its functions on a private pool of `threads` threads (0: one per usable core)."""
     options = tf.data.Options()
-    options.threading.private_threadpool_size = threads or len(os.sched_getaffinity(0))
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    options.threading.private_threadpool_size = threads or usable or 1
     return dataset.with_options(options)
 
 
