@@ -12,7 +12,7 @@ The kernel variable keeps its [k, k, C_in, C_out] shape, so weights and checkpoi
 import keras
 import tensorflow as tf
 
-from kclass.layers.tiny_maps import gather_taps, static_index
+from kclass.layers.tiny_maps import gather_taps, read_window, static_index
 
 # Output x input positions. 2x2 maps at stride 1 (16) waste nothing: every tap sees a pixel.
 DENSE_LIMIT = 16
@@ -40,9 +40,9 @@ class Conv2D(keras.layers.Conv2D):
             return tf.reshape(rows, tf.concat([tf.shape(inputs)[:-1], [c_out]], 0))
         if self._dense is None:
             return super().convolution_op(inputs, kernel)
-        index, (out_h, out_w), (top, bottom, left, right) = self._dense
+        index, (out_h, out_w), window = self._dense
         outputs, positions = index.shape
-        inputs = inputs[:, top:bottom, left:right, :]
+        inputs = read_window(inputs, window)
         dense = tf.transpose(gather_taps(kernel, index), [1, 2, 0, 3])  # [I, C_in, O, C_out]
         rows = tf.matmul(tf.reshape(inputs, [-1, positions * c_in]),
                          tf.reshape(dense, [positions * c_in, outputs * c_out]))

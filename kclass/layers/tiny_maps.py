@@ -11,11 +11,11 @@ import numpy as np
 import tensorflow as tf
 
 
-def tap_index(height, width, kernel_size, strides, padding):
+def tap_index(height, width, kernel_size, strides, padding, whole_input=False):
     """([O, I] int32, (out_h, out_w), window): the tap kh * k + kw joining input position i to output o,
     or k * k where none does. Input positions are those of `window` = (top, bottom, left, right), the
-    smallest box of the input any output reads (a strided 'valid' conv may skip the last rows).
-    `padding` is "same" (TF's split: the extra pixel after) or "valid"."""
+    smallest box of the input any output reads (a strided 'valid' conv may skip the last rows), or the
+    whole input with `whole_input`. `padding` is "same" (TF's split: the extra pixel after) or "valid"."""
     k, s = kernel_size, strides
     if padding == "same":
         out_h, out_w = -(-height // s), -(-width // s)
@@ -28,15 +28,18 @@ def tap_index(height, width, kernel_size, strides, padding):
                                        indexing="ij")
     in_i, in_j = out_i * s + kh - pad_h, out_j * s + kw - pad_w
     valid = (in_i >= 0) & (in_i < height) & (in_j >= 0) & (in_j < width)
-    top, bottom = in_i[valid].min(), in_i[valid].max() + 1
-    left, right = in_j[valid].min(), in_j[valid].max() + 1
+    if whole_input:
+        top, bottom, left, right = 0, height, 0, width
+    else:
+        top, bottom = in_i[valid].min(), in_i[valid].max() + 1
+        left, right = in_j[valid].min(), in_j[valid].max() + 1
     index = np.full((out_h * out_w, (bottom - top) * (right - left)), k * k, np.int32)
     position = (in_i - top) * (right - left) + (in_j - left)
     index[(out_i * out_w + out_j)[valid], position[valid]] = (kh * k + kw)[valid]
     return index, (out_h, out_w), (int(top), int(bottom), int(left), int(right))
 
 
-def static_index(layer, input_shape, limit):
+def static_index(layer, input_shape, limit, whole_input=False):
     """`tap_index` for a channels_last square-kernel layer with static H, W, when O * I <= `limit`;
     None when the layer's native path applies."""
     height, width = input_shape[1], input_shape[2]
@@ -44,7 +47,7 @@ def static_index(layer, input_shape, limit):
     if not (square and height is not None and width is not None and layer.data_format == "channels_last"
             and tuple(layer.dilation_rate) == (1, 1)):
         return None
-    found = tap_index(height, width, layer.kernel_size[0], layer.strides[0], layer.padding)
+    found = tap_index(height, width, layer.kernel_size[0], layer.strides[0], layer.padding, whole_input)
     return found if found[0].size <= limit else None
 
 
@@ -52,3 +55,12 @@ def gather_taps(kernel, index):
     """Kernel [k, k, ...] -> [O, I, ...]: the tap `index` names for each (output, input), zero where none."""
     taps = tf.reshape(kernel, [-1, *kernel.shape[2:]])
     return tf.gather(tf.concat([taps, tf.zeros_like(taps[:1])], 0), index)
+
+
+def read_window(inputs, window):
+    """inputs [N, H, W, C] cut to `window` = (top, bottom, left, right); no op when it is the whole map,
+    whose slice would still cost a StridedSliceGrad as large as the input in the backward pass."""
+    top, bottom, left, right = window
+    if (top, left) == (0, 0) and (bottom, right) == tuple(inputs.shape[1:3]):
+        return inputs
+    return inputs[:, top:bottom, left:right, :]

@@ -55,3 +55,15 @@ def test_trains_under_mixed_bfloat16():
         keras.mixed_precision.set_global_policy("float32")
     assert y.dtype == tf.bfloat16
     np.testing.assert_allclose(tf.cast(y, tf.float32), tf.cast(want, tf.float32), rtol=1e-2)
+
+
+def test_dense_path_trains_without_slicing_the_padded_map():
+    # A 5x5 stride-2 'valid' conv on 6x6 reads 5x5 of it; the unread row and column get zero taps,
+    # since slicing them off cost a StridedSliceGrad the size of the input in every step.
+    layer = DepthwiseConv2D(5, strides=2, padding="valid")
+    layer.build((2, 6, 6, 4))
+    step = tf.function(lambda x: tf.gradients(tf.reduce_sum(layer(x, training=True)), x))
+    graph = step.get_concrete_function(tf.TensorSpec((2, 6, 6, 4))).graph
+    sliced = [op.name for op in graph.get_operations()
+              if op.type in ("StridedSlice", "Slice") and op.inputs[0].shape == (2, 6, 6, 4)]
+    assert not sliced

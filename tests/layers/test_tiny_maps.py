@@ -1,8 +1,10 @@
-"""tap_index: which kernel tap joins each input position to each output, and the window outputs read."""
+"""tap_index: which kernel tap joins each input position to each output, and the window outputs read;
+read_window: the cut to that window."""
 
 import numpy as np
+import tensorflow as tf
 
-from kclass.layers.tiny_maps import tap_index
+from kclass.layers.tiny_maps import read_window, tap_index
 
 
 def test_one_by_one_map_reads_only_the_centre_tap():
@@ -24,3 +26,17 @@ def test_same_padding_marks_taps_that_see_no_pixel():
     # Output (0, 0) sees input (0, 0) through the centre tap 4 and input (1, 1) through tap 8.
     assert index[0, 0] == 4 and index[0, 3] == 8 and index[3, 0] == 0
     assert (index < 9).all()  # on a 2x2 map every output reads every input
+
+
+def test_whole_input_reads_every_position_with_zero_taps_outside_the_window():
+    index, out_hw, window = tap_index(6, 6, kernel_size=5, strides=2, padding="valid", whole_input=True)
+    assert out_hw == (1, 1) and window == (0, 6, 0, 6) and index.shape == (1, 36)
+    taps = index.reshape(6, 6)
+    np.testing.assert_array_equal(taps[:5, :5].ravel(), np.arange(25))
+    assert (taps[5, :] == 25).all() and (taps[:, 5] == 25).all()
+
+
+def test_read_window_slices_only_a_part_of_the_map():
+    x = tf.reshape(tf.range(2 * 4 * 4 * 3, dtype=tf.float32), [2, 4, 4, 3])
+    assert read_window(x, (0, 4, 0, 4)) is x  # no slice op, hence no StridedSliceGrad to pay
+    np.testing.assert_array_equal(read_window(x, (0, 3, 1, 4)), x[:, :3, 1:, :])
