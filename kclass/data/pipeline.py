@@ -53,11 +53,18 @@ class DataConfig:
     sampling: str = "uniform"
 
 
-def _options():
+def _options(autotune=True):
     options = tf.data.Options()
     options.deterministic = True
-    options.autotune.enabled = True
+    options.autotune.enabled = autotune
     return options
+
+
+def without_autograph(fn):
+    """`fn` for tf.data to trace as written. tf.data runs every function through AutoGraph first; the
+    pipeline's (transforms, augmentations, mixes) branch with tf.cond and loop in Python only, so the
+    conversion changes nothing but cost ~1.4 s of every run's start-up."""
+    return tf.autograph.experimental.do_not_convert(fn)
 
 
 def per_replica_batch(global_batch, input_context):
@@ -135,7 +142,7 @@ def train_dataset(cfg: DataConfig, samples: Samples, image_size: int, global_bat
                                                     positions], axis=1))
         return tf.data.Dataset.from_tensor_slices((keys, positions, tf.gather(order, within), bits))
 
-    ds = tf.data.Dataset.range(start_epoch, np.iinfo(np.int64).max).flat_map(epoch_elements)
+    ds = tf.data.Dataset.range(start_epoch, np.iinfo(np.int64).max).flat_map(without_autograph(epoch_elements))
 
     cache = decoded_cache.decode_all(samples.paths, cfg.cache_mb) if cfg.cache_mb else None
     if cfg.cache_mb and cache is None:
@@ -147,7 +154,7 @@ def train_dataset(cfg: DataConfig, samples: Samples, image_size: int, global_bat
         image = transforms.train_crop_from_bits(image, image_size, bits, cfg.scale, cfg.ratio, cfg.flip)
         return key, position, image, labels[index]
 
-    ds = ds.map(load, num_parallel_calls=AUTOTUNE)
+    ds = ds.map(without_autograph(load), num_parallel_calls=AUTOTUNE)
     # One window per batch key: full batches of B / replicas and the smaller ones of an epoch's end.
     ds = ds.group_by_window(key_func=lambda key, *_: key,
                             reduce_func=lambda key, window: window.batch(tf.cast(sizes[key % (spe * local)], tf.int64)),
@@ -169,8 +176,12 @@ def train_dataset(cfg: DataConfig, samples: Samples, image_size: int, global_bat
             images, batch_labels = cfg.mix_op(images, tf.cast(targets, tf.float32), op_seeds[i])
         return images, batch_labels
 
-    ds = ds.map(batch_ops, num_parallel_calls=AUTOTUNE)
-    return ds.prefetch(AUTOTUNE).with_options(_options())
+    ds = ds.map(without_autograph(batch_ops), num_parallel_calls=AUTOTUNE)
+    # No autotuning model: deleting an iterator that has one waited for the model thread's sleep to
+    # end (0-60 s, growing with the run; TF's OptimizeLoop), so runs stalled for 9-57 s after their
+    # last checkpoint. Without it, AUTOTUNE maps run one call per pool thread and prefetch keeps its
+    # own buffer tuning: the same rate (tools/bench/recipe.py, MobileNetV3 at 32 px).
+    return ds.prefetch(AUTOTUNE).with_options(_options(autotune=False))
 
 
 def _epoch_order(sampling, samples):
@@ -220,5 +231,5 @@ def eval_dataset(cfg: DataConfig, samples: Samples, image_size: int, global_batc
         image = transforms.eval_image(tf.io.read_file(path), image_size, cfg.resize_short, cfg.mean, cfg.std)
         return image, label, weight
 
-    ds = ds.map(load, num_parallel_calls=AUTOTUNE).batch(batch, drop_remainder=True)
+    ds = ds.map(without_autograph(load), num_parallel_calls=AUTOTUNE).batch(batch, drop_remainder=True)
     return ds.prefetch(AUTOTUNE).with_options(_options())

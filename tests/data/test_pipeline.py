@@ -3,6 +3,13 @@ import pytest
 import tensorflow as tf
 
 from kclass.data import lists, pipeline
+from kclass.data.autoaugment import AutoAugment
+from kclass.data.cutout import Cutout
+from kclass.data.gridmask import GridMask
+from kclass.data.hide_and_seek import HideAndSeek
+from kclass.data.mixup import CutMix, Mixup, MixupCutMix
+from kclass.data.randaugment import RandAugment
+from kclass.data.random_erasing import RandomErasing
 from kclass.data.pipeline import DataConfig
 from kclass.errors import ConfigError
 
@@ -200,3 +207,30 @@ def test_decoded_cache_names_a_file_that_does_not_decode(tmp_path):
         f.write(b"not an image")
     with pytest.raises(DataError, match=r"2\.jpg: the image could not be decoded"):
         decoded_cache.decode_all(samples.paths, budget_mb=1)
+
+
+@pytest.mark.parametrize("where, op", [
+    ("pre_norm_ops", lambda: AutoAugment()), ("pre_norm_ops", lambda: RandAugment()),
+    ("post_norm_ops", lambda: Cutout(length=8)), ("post_norm_ops", lambda: GridMask(d1=4, d2=12)),
+    ("post_norm_ops", lambda: HideAndSeek(grid_sizes=(0, 4, 8))), ("post_norm_ops", lambda: RandomErasing()),
+    ("mix_op", lambda: Mixup()), ("mix_op", lambda: CutMix()), ("mix_op", lambda: MixupCutMix()),
+])
+def test_every_augmentation_runs_in_the_pipeline(demo_data, where, op):
+    # The pipeline's functions are traced without AutoGraph: a tensor-dependent Python branch in an
+    # op would fail here, not in a user's run.
+    ops = {where: op() if where == "mix_op" else [op()]}
+    ds = pipeline.train_dataset(DataConfig(**ops), _samples(demo_data), 16, 16, 6, seed=3)
+    images, labels = next(iter(ds))
+    plain, _ = next(iter(pipeline.train_dataset(DataConfig(), _samples(demo_data), 16, 16, 6, seed=3)))
+    assert images.shape == (16, 16, 16, 3) and np.isfinite(images).all()
+    assert labels.shape == ((16, 6) if where == "mix_op" else (16,))
+    assert not np.array_equal(images, plain)  # the op did change the batch
+
+
+def test_train_stream_has_no_autotuning_model(demo_data):
+    # Deleting an iterator whose autotuning model thread sleeps waits out the sleep (up to 60 s): runs
+    # stalled after their last checkpoint. The eval pipeline's short-lived iterators keep autotuning.
+    train = pipeline.train_dataset(DataConfig(), _samples(demo_data), 16, 16, 6, seed=0)
+    evals = pipeline.eval_dataset(DataConfig(), _samples(demo_data, "val"), 16, 16)
+    assert train.options().autotune.enabled is False
+    assert evals.options().autotune.enabled is True
