@@ -178,8 +178,8 @@ def train_dataset(cfg: DataConfig, samples: Samples, image_size: int, global_bat
 
     ds = ds.map(without_autograph(batch_ops), num_parallel_calls=AUTOTUNE)
     # No autotuning model: deleting an iterator that has one waited for the model thread's sleep to
-    # end (0-60 s, growing with the run; TF's OptimizeLoop), so runs stalled for 9-57 s after their
-    # last checkpoint. Without it, AUTOTUNE maps run one call per pool thread and prefetch keeps its
+    # end (0-60 s, growing with the run; TF's OptimizeLoop), so runs now and then hung for up to a
+    # minute after their last checkpoint. Without it, AUTOTUNE maps run one call per pool thread and prefetch keeps its
     # own buffer tuning: the same rate (tools/bench/recipe.py, MobileNetV3 at 32 px).
     return ds.prefetch(AUTOTUNE).with_options(_options(autotune=False))
 
