@@ -63,7 +63,7 @@ def _options(autotune=True):
 def without_autograph(fn):
     """`fn` for tf.data to trace as written. tf.data runs every function through AutoGraph first; the
     pipeline's (transforms, augmentations, mixes) branch with tf.cond and loop in Python only, so the
-    conversion changes nothing but cost ~1.4 s of every run's start-up."""
+    conversion changes nothing but start-up time (0.5-1.6 s of a run's first epoch, RESULTS.md)."""
     return tf.autograph.experimental.do_not_convert(fn)
 
 
