@@ -56,6 +56,10 @@ class Experiment:
     steps_per_loop: int = 10
     eval_folded: bool = False  # evaluate during training on the BN-folded copy serving uses (see Evaluator)
     low_priority_input: bool = True  # the train pipeline at nice 19: the step first on a few cores
+    # TF's op pools, set by `python -m kclass.train` before TF starts (0: TF's default, one per core);
+    # None: one intra-op thread for a small CPU step, else TF's default (`kclass.engine.op_threads`).
+    intra_op_threads: Optional[int] = None
+    inter_op_threads: int = 0
     checkpoint_every_steps: Optional[int] = None
     keep_checkpoints: int = 3
     on_bad_image: str = "error"  # error | skip (undecodable files dropped and listed in MODEL_DIR)

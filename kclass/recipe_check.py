@@ -43,6 +43,10 @@ def check(exp) -> None:
             optional += [(f"{split}/DataConfig.resize_short", cfg.resize_short)]
     for name, value in optional:
         _expect(value is None or (_is_int(value) and value > 0), name, value, "a whole number > 0 or None")
+    _expect(exp.intra_op_threads is None or (_is_int(exp.intra_op_threads) and exp.intra_op_threads >= 0),
+            "Experiment.intra_op_threads", exp.intra_op_threads, "a whole number >= 0 (0: TF's default) or None")
+    _expect(_is_int(exp.inter_op_threads) and exp.inter_op_threads >= 0, "Experiment.inter_op_threads",
+            exp.inter_op_threads, "a whole number >= 0 (0: TF's default)")
     _expect(_is_number(opt.lr) and opt.lr > 0, "LR (OptimizerConfig.lr)", opt.lr, "a number > 0")
     top = re.fullmatch(r"top(\d+)", str(exp.best_metric))
     if top and not exp.multilabel:  # else the first eval, an epoch into training, would refuse it

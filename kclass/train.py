@@ -32,15 +32,21 @@ def main(argv):
         import gin
 
         from kclass import configurables, experiment, recipe_check
-        from kclass.engine.strategy import describe, is_chief, make_strategy
+        from kclass.engine import op_threads
+        from kclass.engine.strategy import describe, is_chief, make_strategy, tf_config_workers
 
         exp = configurables.Experiment()
         if FLAGS.precision:
             exp = dataclasses.replace(exp, precision=FLAGS.precision)
         recipe_check.check(exp)  # a misspelt MODEL or LR=-1 fails here, before MODEL_DIR is created
+        # Before TF starts: its op pools are fixed then.
+        replicas = (FLAGS.cpu_devices or 1) * max(tf_config_workers(), 1)
+        threads = op_threads.configure(exp.batch_size, exp.image_size, replicas, exp.intra_op_threads,
+                                       exp.inter_op_threads)
         strategy = make_strategy(FLAGS.strategy, FLAGS.cpu_devices, FLAGS.gpus)
         if exp.verbose:
             print(describe(strategy), flush=True)
+            print(op_threads.describe(*threads), flush=True)
         if FLAGS.deterministic:
             import tensorflow as tf
             tf.config.experimental.enable_op_determinism()

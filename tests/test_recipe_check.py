@@ -59,6 +59,8 @@ def _recipe(**changes):
     (dict(train_data=DataConfig(source="t.txt", scale=(0.0, 1.0))), "train/DataConfig.scale = (0.0, 1.0)"),
     (dict(train_data=DataConfig(source="t.txt", ratio=(2.0, 1.0))), "train/DataConfig.ratio = (2.0, 1.0)"),
     (dict(val_data=DataConfig(source="v.txt", resize_short=-36)), "val/DataConfig.resize_short = -36"),
+    (dict(intra_op_threads=-1), "Experiment.intra_op_threads = -1: expected a whole number >= 0"),
+    (dict(inter_op_threads=None), "Experiment.inter_op_threads = None: expected a whole number >= 0"),
     (dict(precision="fp8"), "precision 'fp8': expected one of"),
     (dict(num_classes=3, best_metric="top5"), "Experiment.best_metric = 'top5': expected one of top1 ("),
 ])

@@ -20,6 +20,7 @@ def test_demo_recipe_learns_and_evaluates(tmp_path):
     params = demo_params(tmp_path / "data", tmp_path / "run")
     done = run("train", "--gin_file", DEMO, gin_params=params)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "op threads: intra-op 1, inter-op TF's default" in done.stdout  # 32 images of 32x32 a step
     run_dir = tmp_path / "run"
     for name in ("operative_config.gin", "config.gin", "best_model/model.weights.h5", "best_model/best.json",
                  "checkpoints/checkpoint"):

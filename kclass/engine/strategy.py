@@ -46,7 +46,7 @@ def _short(text, limit=80):
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _tf_config_workers() -> int:
+def tf_config_workers() -> int:
     cluster = tf_config().get("cluster", {})
     return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
 
@@ -86,7 +86,7 @@ def make_strategy(kind: str = "auto", cpu_devices: Optional[int] = None, gpus: O
     if kind not in STRATEGIES:
         raise ConfigError(f"--strategy={kind!r}: expected one of {', '.join(STRATEGIES)}")
     if kind in ("auto", "multi_worker"):
-        workers = _tf_config_workers()  # checks TF_CONFIG before TF parses it (with a stack trace)
+        workers = tf_config_workers()  # checks TF_CONFIG before TF parses it (with a stack trace)
     configure_devices(cpu_devices, gpus)
     if kind == "auto":
         kind = "multi_worker" if workers > 1 else "mirrored"

@@ -32,7 +32,7 @@ def test_bad_requests_are_one_line_errors(monkeypatch):
 def test_auto_picks_multi_worker_from_tf_config(monkeypatch):
     cluster = {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker", "index": 0}}
     monkeypatch.setenv("TF_CONFIG", json.dumps(cluster))
-    assert strategy._tf_config_workers() == 2
+    assert strategy.tf_config_workers() == 2
 
 
 @pytest.mark.parametrize("value, message", [

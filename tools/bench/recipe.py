@@ -3,21 +3,22 @@
 python tools/bench/recipe.py --model ResNet50_vd --image_size 32 [--data ../shared/data/cifar10-mini] \
     [--epochs 2] [--batch 64] [--steps_per_loop 10] [--gin_param 'BINDING'] [--bench_steps 20] [--json]
 
-Parses the CIFAR recipe (gin/quick_start/ResNet50_vd_CIFAR100.gin) with the model, list files, image size,
-batch (train and eval), epochs and a fresh MODEL_DIR bound by `--gin_param`s, picks the strategy as the
-CLI does, and runs `experiment.train`: list reading, the tf.data pipeline from JPEG files, the compiled
-loop, summaries, eval every epoch, best_model and checkpoints. `--data` is a folder with
-`train_list.txt` and `test_list.txt` or `val_list.txt`; without it, 32 px reads cifar10-mini and 224
-px a COCO photo set that `photo_set.py` writes into a temp folder (photos resized to a 256-px short
-side). Then, in the same process, it times the engine's step on the same model and batch held in
-memory (`train_step.py`, as `train.py` does) for the ratio.
+Parses the CIFAR recipe (gin/quick_start/ResNet50_vd_CIFAR100.gin) with the model, list files, image
+size, batch (train and eval), epochs and a fresh MODEL_DIR bound by `--gin_param`s, sizes TF's op thread
+pools and picks the strategy as the CLI does, and runs `experiment.train`: list reading, the tf.data
+pipeline from JPEG files, the compiled loop, summaries, eval every epoch, best_model and checkpoints.
+`--data` is a folder with `train_list.txt` and `test_list.txt` or `val_list.txt`; without it, 32 px
+reads cifar10-mini and 224 px a COCO photo set that `photo_set.py` writes into a temp folder (photos
+resized to a 256-px short side). Then, in the same process, it times the engine's step on the same model
+and batch held in memory (`train_step.py`, as `train.py` does) for the ratio.
 
 Reports, per epoch, the wall time including eval and checkpoints, split into its parts (the eval's
 TensorBoard figures, such as the confusion matrix, apart from the eval); training images/s after warm-up
 (epochs 2.., loop calls and everything between them; eval, its figures and saving excluded), the same over the loop
 calls alone, eval images/s (the last eval), the whole run's wall time, process CPU user and system
 seconds, the start-up cost of the first loop call and of the first eval (tracing and graph optimisation:
-their time beyond a later call of the same size), and `cli_over_in_memory`. One JSON line last.
+their time beyond a later call of the same size), the op threads, and `cli_over_in_memory` (the in-memory
+step runs in the same pools). One JSON line last.
 """
 
 import json
@@ -147,6 +148,7 @@ def run_recipe(train_list, val_list, root, num_classes, model_dir):
     import gin
 
     from kclass import cli, configurables, experiment
+    from kclass.engine import op_threads
     from kclass.engine.strategy import make_strategy
 
     lr = 0.04 * FLAGS.batch / 1024  # the recipe's LR, linearly scaled to the batch
@@ -156,8 +158,10 @@ def run_recipe(train_list, val_list, root, num_classes, model_dir):
               f"LR = {lr}", f"Experiment.steps_per_loop = {FLAGS.steps_per_loop}",
               f"val/DataConfig.resize_short = {None if FLAGS.image_size > 64 else 36}", *FLAGS.gin_param]
     cli.parse_gin([FLAGS.recipe], params, model_dir)
-    strategy = make_strategy("auto")
     exp = dataclasses.replace(configurables.Experiment(), verbose=False)
+    # As the CLI does, before TF starts.
+    threads = op_threads.configure(exp.batch_size, exp.image_size, 1, exp.intra_op_threads, exp.inter_op_threads)
+    strategy = make_strategy("auto")
     clock = Clock()
     clock.install()
     began = time.perf_counter()
@@ -165,7 +169,7 @@ def run_recipe(train_list, val_list, root, num_classes, model_dir):
     whole = time.perf_counter() - began
     spe = clock.saves[0][2] if clock.saves else 0
     gin.clear_config()
-    return clock, began, whole, spe, metrics
+    return clock, began, whole, spe, metrics, threads
 
 
 def in_memory_rate(num_classes):
@@ -206,8 +210,8 @@ def main(argv):
     with tempfile.TemporaryDirectory(prefix="kclass-recipe-") as tmp:
         train_list, val_list, root, num_classes = data_lists(tmp)
         user0, sys0 = cpu_seconds()
-        clock, began, whole, spe, metrics = run_recipe(train_list, val_list, root, num_classes,
-                                                       os.path.join(tmp, "run"))
+        clock, began, whole, spe, metrics, threads = run_recipe(train_list, val_list, root, num_classes,
+                                                                os.path.join(tmp, "run"))
         user1, sys1 = cpu_seconds()
         time.sleep(2.0)  # nothing runs now: CPU spent here is threads the run left busy
         idle_cpu = sum(cpu_seconds()) - user1 - sys1
@@ -228,6 +232,7 @@ def main(argv):
               "cpu_sys_s": round(sys1 - sys0, 1), "idle_cpu_per_s_after": round(idle_cpu / 2.0, 2),
               "after_last_save_s": round(began + whole - clock.saves[-1][1], 2) if clock.saves else None,
               "top1": round(float(metrics.get("top1", float("nan"))), 4),
+              "intra_op_threads": threads[0], "inter_op_threads": threads[1], "op_threads_applied": threads[2],
               **start_up(clock)}
     log(f"training {train_rate:.1f} img/s after warm-up (loop calls alone {loop_rate:.1f}); "
         f"eval {result['eval_images_per_s']} img/s; run {whole:.1f} s; CPU user {result['cpu_user_s']} s, "

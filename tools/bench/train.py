@@ -1,10 +1,11 @@
 """Training throughput of kclass's real step (the engine's loop, the recipe's Momentum + L2 + CE).
 
 python tools/bench/train.py --model ResNet50_vd --batch 64 --image_size 32 --num_classes 100 \
-    [--precision fp32|mixed_bfloat16] [--steps 20 --repeats 3] [--leak_steps 2000] [--json]
+    [--precision fp32|mixed_bfloat16] [--steps 20 --repeats 3] [--leak_steps 2000] [--intra_op_threads N] [--json]
 
-Random images in memory (no input pipeline cost), one warm-up call (tracing), then `repeats` timed
-calls of `steps` steps each. Prints one line per repeat and, last, a JSON line with the median and
+Random images in memory (no input pipeline cost), in the op thread pools the training CLI would pick
+for this batch and size, one warm-up call (tracing), then `repeats` timed calls of `steps` steps each.
+Prints one line per repeat and, last, a JSON line with the median, the intra-op threads and
 `conv_compute_dtypes` ({dtype: conv layers}: what `--precision` really built).
 `--leak_steps N` then runs N more steps and reports the resident memory after the first tenth and
 at the end (`rss_growth_mb`): a leak grows with steps, a cache does not.
@@ -30,6 +31,8 @@ flags.DEFINE_enum("precision", "fp32", ["fp32", "mixed_bfloat16", "mixed_float16
 flags.DEFINE_integer("steps", 20, "Steps per timed repeat (compiled into one loop call).")
 flags.DEFINE_integer("repeats", 3, "Timed repeats; the median is reported.")
 flags.DEFINE_integer("leak_steps", 0, "Steps of the leak check after timing (0: none).")
+flags.DEFINE_integer("intra_op_threads", None, "TF's intra-op pool (0: TF's default); unset: as "
+                     "`python -m kclass.train` picks it (kclass.engine.op_threads).")
 flags.DEFINE_bool("json", False, "Print only the final JSON line.")
 FLAGS = flags.FLAGS
 
@@ -60,6 +63,9 @@ def main(argv):
     del argv
     import train_step
 
+    from kclass.engine import op_threads
+
+    intra, _, _ = op_threads.configure(FLAGS.batch, FLAGS.image_size, 1, FLAGS.intra_op_threads)
     train, iterator, steps, model = train_step.build(FLAGS.model, FLAGS.batch, FLAGS.image_size,
                                                      FLAGS.num_classes, FLAGS.steps, FLAGS.precision)
     train(iterator, steps)  # warm-up: tracing and oneDNN primitive caches
@@ -72,7 +78,8 @@ def main(argv):
         if not FLAGS.json:
             print(f"repeat {i + 1}: {rates[-1]:.1f} img/s")
     result = {"model": FLAGS.model, "precision": FLAGS.precision, "batch": FLAGS.batch,
-              "image_size": FLAGS.image_size, "conv_compute_dtypes": train_step.conv_compute_dtypes(model),
+              "image_size": FLAGS.image_size, "intra_op_threads": intra,
+              "conv_compute_dtypes": train_step.conv_compute_dtypes(model),
               "images_per_s": round(statistics.median(rates), 1),
               "min": round(min(rates), 1), "max": round(max(rates), 1)}
     if FLAGS.leak_steps:
