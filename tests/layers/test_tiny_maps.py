@@ -1,10 +1,10 @@
 """tap_index: which kernel tap joins each input position to each output, and the window outputs read;
-read_window: the cut to that window."""
+gather_taps: the kernel laid out by those taps; read_window: the cut to that window."""
 
 import numpy as np
 import tensorflow as tf
 
-from kclass.layers.tiny_maps import read_window, tap_index
+from kclass.layers.tiny_maps import gather_taps, read_window, tap_index
 
 
 def test_one_by_one_map_reads_only_the_centre_tap():
@@ -40,3 +40,15 @@ def test_read_window_slices_only_a_part_of_the_map():
     x = tf.reshape(tf.range(2 * 4 * 4 * 3, dtype=tf.float32), [2, 4, 4, 3])
     assert read_window(x, (0, 4, 0, 4)) is x  # no slice op, hence no StridedSliceGrad to pay
     np.testing.assert_array_equal(read_window(x, (0, 3, 1, 4)), x[:, :3, 1:, :])
+
+
+def test_gather_taps_lays_out_the_kernel_and_its_gradient_is_no_scatter():
+    index, _, _ = tap_index(2, 2, kernel_size=3, strides=1, padding="same")  # ResNet50_vd's 2x2 maps at 32 px
+    kernel = tf.Variable(tf.random.stateless_normal([3, 3, 4, 5], seed=(1, 2)))
+    taps = np.concatenate([kernel.numpy().reshape(9, 4, 5), np.zeros([1, 4, 5], np.float32)])
+    np.testing.assert_array_equal(gather_taps(kernel, index), taps[index])  # exact: one 1 per row
+    step = tf.function(lambda: tf.gradients(tf.reduce_sum(gather_taps(kernel, index) ** 2), kernel))
+    types = {op.type for op in step.get_concrete_function().graph.get_operations()}
+    # A gather's gradient is a scatter-add (UnsortedSegmentSum): ~2 ms a layer on ResNet50_vd's 2x2 maps,
+    # where the selection matrix's product costs a fraction of that.
+    assert "UnsortedSegmentSum" not in types and "MatMul" in types
