@@ -2,7 +2,7 @@
 
 TF splits an op over its intra-op pool (oneDNN's primitives included) whatever its size. On a small step
 the hand-off costs more than the split saves: MobileNetV3's step at 32 px, batch 64, waited ~1,400 times
-per step for a pool thread (voluntary context switches) and ran 19 % slower than with one intra-op
+per step for a pool thread (voluntary context switches) and ran ~20 % slower than with one intra-op
 thread, while the inter-op pool kept both cores busy with independent ops (input and weight gradients,
 the optimizer's updates). From 4x the pixels per step on, splitting wins (tools/bench/RESULTS.md,
 2026-12-04 evening). The pools are fixed when TF starts: set them before the first op.
@@ -14,7 +14,7 @@ from typing import Optional, Tuple
 import tensorflow as tf
 
 # Input pixels per replica step (batch x side^2) up to which one intra-op thread runs the step: 64
-# images of 32x32. Measured on 2 cores: 2x this gave MobileNetV3 +5 % and 4x gave it -2 to -5 %.
+# images of 32x32. Measured on 2 cores: 2x this gave MobileNetV3 +5 % and 4x gave it -5 to -7 %.
 SMALL_STEP_PIXELS = 64 * 32 * 32
 
 

@@ -13,7 +13,7 @@ from kclass.engine import op_threads
 
 
 @pytest.mark.parametrize("batch, size, on_gpu, threads", [
-    (64, 32, False, 1),   # MobileNetV3's 19 % case
+    (64, 32, False, 1),   # MobileNetV3's ~20 % case
     (32, 32, False, 1),
     (16, 64, False, 1),   # the same pixels per step
     (128, 32, False, 0),
