@@ -23,3 +23,4 @@ def test_train_bench_builds_the_model_in_the_precision_it_reports(precision, dty
     assert list(report["conv_compute_dtypes"]) == [dtype]  # every conv layer, not some
     assert report["conv_compute_dtypes"][dtype] > 10
     assert report["images_per_s"] > 0
+    assert isinstance(report["voluntary_switches_per_step"], int) and report["voluntary_switches_per_step"] >= 0

@@ -5,8 +5,9 @@ python tools/bench/train.py --model ResNet50_vd --batch 64 --image_size 32 --num
 
 Random images in memory (no input pipeline cost), in the op thread pools the training CLI would pick
 for this batch and size, one warm-up call (tracing), then `repeats` timed calls of `steps` steps each.
-Prints one line per repeat and, last, a JSON line with the median, the intra-op threads and
-`conv_compute_dtypes` ({dtype: conv layers}: what `--precision` really built).
+Prints one line per repeat and, last, a JSON line with the median, the intra-op threads, the process's
+voluntary context switches per timed step and `conv_compute_dtypes` ({dtype: conv layers}: what
+`--precision` really built).
 `--leak_steps N` then runs N more steps and reports the resident memory after the first tenth and
 at the end (`rss_growth_mb`): a leak grows with steps, a cache does not.
 """
@@ -70,6 +71,7 @@ def main(argv):
                                                      FLAGS.num_classes, FLAGS.steps, FLAGS.precision)
     train(iterator, steps)  # warm-up: tracing and oneDNN primitive caches
     rates = []
+    before = resource.getrusage(resource.RUSAGE_SELF)
     for i in range(FLAGS.repeats):
         began = time.perf_counter()
         sums = train(iterator, steps)
@@ -77,11 +79,14 @@ def main(argv):
         rates.append(FLAGS.steps * FLAGS.batch / (time.perf_counter() - began))
         if not FLAGS.json:
             print(f"repeat {i + 1}: {rates[-1]:.1f} img/s")
+    after = resource.getrusage(resource.RUSAGE_SELF)
     result = {"model": FLAGS.model, "precision": FLAGS.precision, "batch": FLAGS.batch,
               "image_size": FLAGS.image_size, "intra_op_threads": intra,
               "conv_compute_dtypes": train_step.conv_compute_dtypes(model),
               "images_per_s": round(statistics.median(rates), 1),
-              "min": round(min(rates), 1), "max": round(max(rates), 1)}
+              "min": round(min(rates), 1), "max": round(max(rates), 1),
+              # Threads waiting for one another: how small ops' hand-offs show (kclass.engine.op_threads).
+              "voluntary_switches_per_step": round((after.ru_nvcsw - before.ru_nvcsw) / (FLAGS.repeats * FLAGS.steps))}
     if FLAGS.leak_steps:
         result.update(leak_check(train, iterator, FLAGS.leak_steps, steps, FLAGS.steps))
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
